@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed
+# here, so a fresh machine of this kind needs nothing else.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The exact CPU build: a loose `torch` requirement would pull gigabytes of CUDA packages.
+TORCH_PIN := torch==2.13.0
+
+.PHONY: run test install install-test lint format check bench clean-data
+
+$(VENV)/.base: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PIN)
+	# spandrel declares torchvision, for which no CPU build exists here; it only needs three
+	# trivial names, which restoration/engine provides when torchvision is absent.
+	$(PIP) install -q --no-deps "spandrel>=0.4"
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.test: $(VENV)/.base pyproject.toml
+	$(PIP) install -q -e ".[test]"
+	bash scripts/ensure-chromium.sh
+	touch $@
+
+install: $(VENV)/.base
+
+install-test: $(VENV)/.test
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py load_demo
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+format: install-test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install-test lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/ingest.py

@@ -1,0 +1,315 @@
+"""The catalogue: historical figures, their photos, sources, citations, references and notes."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from archive.dates import edtf_bounds, validate_edtf
+
+
+class Restrictable(models.Model):
+    """Restricted records are invisible to users without ``archive.view_restricted``."""
+
+    restricted = models.BooleanField(
+        _("restricted"),
+        default=False,
+        help_text=_("Only users with the 'view restricted records' permission can see it."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+def _edtf_field(verbose: str) -> models.CharField:
+    return models.CharField(
+        verbose,
+        max_length=100,
+        blank=True,
+        validators=[validate_edtf],
+        help_text=_("EDTF: 1927-04-28, 1927-04, 1925~ (about), 1898? (uncertain), 192X, 1920/1930"),
+    )
+
+
+class Figure(Restrictable):
+    """A historical person. Names in any script live in FigureName; this is the display name."""
+
+    name = models.CharField(_("display name"), max_length=300)
+    sort_name = models.CharField(_("sort name"), max_length=300, blank=True)
+    birth_date = _edtf_field(_("birth date"))
+    death_date = _edtf_field(_("death date"))
+    birth_earliest = models.DateField(null=True, blank=True, editable=False)
+    birth_latest = models.DateField(null=True, blank=True, editable=False)
+    death_earliest = models.DateField(null=True, blank=True, editable=False)
+    death_latest = models.DateField(null=True, blank=True, editable=False)
+    biography = models.TextField(_("biography"), blank=True)
+    wikidata_id = models.CharField(
+        _("Wikidata id"),
+        max_length=20,
+        blank=True,
+        help_text=_("e.g. Q1001"),
+    )
+    external_ids = models.JSONField(
+        _("other external ids"),
+        default=dict,
+        blank=True,
+        help_text=_('e.g. {"viaf": "...", "lcnaf": "...", "cbdb": "..."}'),
+    )
+
+    class Meta:
+        ordering = ["sort_name", "name", "id"]
+        permissions = [("view_restricted", "Can view restricted catalogue records")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        birth = edtf_bounds(self.birth_date)
+        death = edtf_bounds(self.death_date)
+        self.birth_earliest, self.birth_latest = birth.lower, birth.upper
+        self.death_earliest, self.death_latest = death.lower, death.upper
+        if not self.sort_name:
+            self.sort_name = self.name
+        super().save(*args, **kwargs)
+
+
+class FigureName(models.Model):
+    """One name of a figure, in one script or romanisation (e.g. 鲁迅 zh-Hans, Lu Xun zh-Latn-pinyin)."""
+
+    class Kind(models.TextChoices):
+        PREFERRED = "preferred", _("preferred")
+        BIRTH = "birth", _("birth name")
+        COURTESY = "courtesy", _("courtesy name")
+        PEN = "pen", _("pen name")
+        MARRIED = "married", _("married name")
+        ROMANISATION = "romanisation", _("romanisation")
+        VARIANT = "variant", _("variant spelling")
+        OTHER = "other", _("other")
+
+    figure = models.ForeignKey(Figure, on_delete=models.CASCADE, related_name="names")
+    name = models.CharField(_("name"), max_length=300, db_index=True)
+    language = models.CharField(
+        _("language/script"),
+        max_length=35,
+        blank=True,
+        help_text=_("BCP 47 tag, e.g. zh-Hans, zh-Hant, zh-Latn-pinyin, ru-Cyrl, en"),
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.VARIANT)
+
+    class Meta:
+        ordering = ["figure_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["figure", "name", "language"], name="figure_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})" if self.language else self.name
+
+
+class Source(Restrictable):
+    class Kind(models.TextChoices):
+        BOOK = "book", _("book")
+        ARTICLE = "article", _("article")
+        ARCHIVE_FONDS = "archive", _("archive fonds / collection")
+        NEWSPAPER = "newspaper", _("newspaper")
+        INTERVIEW = "interview", _("interview")
+        LETTER = "letter", _("letter / diary")
+        WEB = "web", _("web page")
+        PHOTOGRAPH = "photograph", _("photograph")
+        OBJECT = "object", _("object / garment")
+        OTHER = "other", _("other")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.BOOK)
+    title = models.CharField(_("title"), max_length=500)
+    author = models.CharField(_("author"), max_length=300, blank=True)
+    publisher = models.CharField(_("publisher"), max_length=300, blank=True)
+    date = _edtf_field(_("date"))
+    date_earliest = models.DateField(null=True, blank=True, editable=False)
+    date_latest = models.DateField(null=True, blank=True, editable=False)
+    repository = models.CharField(_("holding repository"), max_length=300, blank=True)
+    identifier = models.CharField(
+        _("identifier"), max_length=200, blank=True, help_text=_("ISBN, call number, DOI...")
+    )
+    url = models.URLField(_("URL"), max_length=1000, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        bounds = edtf_bounds(self.date)
+        self.date_earliest, self.date_latest = bounds.lower, bounds.upper
+        super().save(*args, **kwargs)
+
+
+class Citation(Restrictable):
+    """A source + locator + quote backing one fact. Attached to any catalogue record (generic
+    target) and, through ``restoration.Step.citations``, to the restoration steps it justified."""
+
+    class Confidence(models.TextChoices):
+        CERTAIN = "certain", _("certain")
+        PROBABLE = "probable", _("probable")
+        POSSIBLE = "possible", _("possible")
+        SPECULATIVE = "speculative", _("speculative")
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="citations")
+    locator = models.CharField(
+        _("locator"), max_length=300, blank=True, help_text=_("page, folio, timestamp, box/folder")
+    )
+    quote = models.TextField(_("quote"), blank=True)
+    confidence = models.CharField(
+        _("confidence"), max_length=20, choices=Confidence.choices, default=Confidence.PROBABLE
+    )
+    claim = models.CharField(
+        _("what it supports"), max_length=500, blank=True, help_text=_("e.g. 'the collar was dark blue'")
+    )
+    target_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    target_id = models.PositiveBigIntegerField(null=True, blank=True)
+    target = GenericForeignKey("target_type", "target_id")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.locator}".strip()
+
+
+class Photo(Restrictable):
+    """A catalogued original (print, negative, plate, film) and its untouched master scan."""
+
+    class Carrier(models.TextChoices):
+        PRINT = "print", _("print")
+        NEGATIVE = "negative", _("negative")
+        GLASS_PLATE = "glass_plate", _("glass plate")
+        FILM = "film", _("film")
+        SLIDE = "slide", _("slide / transparency")
+        TINTYPE = "tintype", _("tintype / ambrotype")
+        DAGUERREOTYPE = "daguerreotype", _("daguerreotype")
+        CARTE = "carte", _("carte de visite / cabinet card")
+        DIGITAL = "digital", _("born digital")
+        UNKNOWN = "unknown", _("unknown")
+
+    title = models.CharField(_("title"), max_length=500)
+    description = models.TextField(_("description"), blank=True)
+    figures = models.ManyToManyField(Figure, related_name="photos", blank=True, verbose_name=_("figures shown"))
+    date = _edtf_field(_("date taken"))
+    date_earliest = models.DateField(null=True, blank=True, editable=False)
+    date_latest = models.DateField(null=True, blank=True, editable=False)
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    photographer = models.CharField(_("photographer / studio"), max_length=300, blank=True)
+    repository = models.CharField(_("holding repository"), max_length=300, blank=True)
+    accession_number = models.CharField(_("accession number"), max_length=100, blank=True, db_index=True)
+    carrier = models.CharField(
+        _("physical carrier"), max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN
+    )
+    physical_description = models.TextField(
+        _("physical description"), blank=True, help_text=_("size, process, condition, inscriptions")
+    )
+    rights_statement = models.CharField(
+        _("rights statement"),
+        max_length=300,
+        blank=True,
+        help_text=_("e.g. http://rightsstatements.org/vocab/NoC-US/1.0/ or CC0"),
+    )
+    exif = models.JSONField(_("EXIF"), default=dict, blank=True, editable=False)
+    master = models.ForeignKey(
+        "restoration.Artifact",
+        on_delete=models.PROTECT,
+        related_name="photos",
+        verbose_name=_("master scan"),
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        bounds = edtf_bounds(self.date)
+        self.date_earliest, self.date_latest = bounds.lower, bounds.upper
+        super().save(*args, **kwargs)
+
+
+class ReferenceImage(Restrictable):
+    """An image consulted while restoring: another angle, a relative, period colour, costume."""
+
+    class Kind(models.TextChoices):
+        OTHER_ANGLE = "other_angle", _("same person, other photo")
+        RELATIVE = "relative", _("relative")
+        PERIOD_COLOUR = "period_colour", _("period colour photograph")
+        COSTUME = "costume", _("costume / uniform")
+        PLACE = "place", _("place")
+        OBJECT = "object", _("object")
+        OTHER = "other", _("other")
+
+    artifact = models.ForeignKey(
+        "restoration.Artifact", on_delete=models.PROTECT, related_name="reference_images"
+    )
+    figure = models.ForeignKey(
+        Figure, on_delete=models.SET_NULL, null=True, blank=True, related_name="reference_images"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    title = models.CharField(_("title"), max_length=300, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    citations = GenericRelation(
+        Citation, content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title or f"reference #{self.pk}"
+
+
+class Note(Restrictable):
+    """A research note, e.g. 'the collar was dark blue: interview with X, 1987, p. 12'."""
+
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("text"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    figure = models.ForeignKey(
+        Figure, on_delete=models.CASCADE, null=True, blank=True, related_name="notes"
+    )
+    photo = models.ForeignKey(
+        Photo, on_delete=models.CASCADE, null=True, blank=True, related_name="notes"
+    )
+    citations = GenericRelation(
+        Citation, content_type_field="target_type", object_id_field="target_id"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+# Reverse generic relations so that "each fact with its citations" is one prefetch.
+Figure.add_to_class(
+    "citations",
+    GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
+)
+Photo.add_to_class(
+    "citations",
+    GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
+)
+Source.add_to_class(
+    "citations_about",
+    GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
+)

@@ -1,0 +1,121 @@
+"""The lineage hashing rule. docs/lineage.md states it in words; this is the one implementation.
+
+``record_hash = sha256(canonical_json(step_record(step)))`` where canonical JSON is UTF-8,
+keys sorted, no insignificant whitespace, non-ASCII kept as is, NaN/Infinity refused.
+Changing anything here changes every hash: bump ``RECORD_VERSION`` and say so loudly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+RECORD_VERSION = 1
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def canonical_time(value: dt.datetime) -> str:
+    """UTC, microseconds always present, 'Z' suffix: 2026-11-23T19:40:00.000000Z."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a lineage record")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class InputRef:
+    role: str
+    position: int
+    sha256: str
+    step_hash: str | None  # record_hash of the step that generated the input; None for masters
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    role: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    kind: str
+    operation: str
+    operation_version: str
+    parameters: dict[str, Any]
+    model_sha256: str
+    model_architecture: str
+    software: dict[str, Any]
+    device: str
+    seed: int | None
+    actor: str
+    on_behalf_of: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    rationale: str
+    citation_ids: Sequence[int]
+    reference_ids: Sequence[int]
+    inputs: Sequence[InputRef]
+    outputs: Sequence[OutputRef]
+    run_record: dict[str, Any]
+    change_summary: dict[str, Any]
+
+    def as_canonical_dict(self) -> dict[str, Any]:
+        return {
+            "record_version": RECORD_VERSION,
+            "kind": self.kind,
+            "operation": self.operation,
+            "operation_version": self.operation_version,
+            "parameters": self.parameters,
+            "model": {"sha256": self.model_sha256, "architecture": self.model_architecture},
+            "software": self.software,
+            "device": self.device,
+            "seed": self.seed,
+            "actor": self.actor,
+            "on_behalf_of": self.on_behalf_of,
+            "started_at": canonical_time(self.started_at),
+            "ended_at": canonical_time(self.ended_at),
+            "rationale": self.rationale,
+            "citations": sorted(self.citation_ids),
+            "references": sorted(self.reference_ids),
+            "inputs": [
+                {"role": i.role, "position": i.position, "sha256": i.sha256, "step": i.step_hash}
+                for i in sorted(self.inputs, key=lambda i: (i.role, i.position))
+            ],
+            "outputs": [
+                {"role": o.role, "sha256": o.sha256}
+                for o in sorted(self.outputs, key=lambda o: (o.role, o.sha256))
+            ],
+            "run": self.run_record,
+            "change_summary": self.change_summary,
+        }
+
+    def record_hash(self) -> str:
+        return hashlib.sha256(canonical_json(self.as_canonical_dict())).hexdigest()
+
+
+def json_safe(value: Any) -> Any:
+    """Make engine output storable in a hashed record: no NaN/inf, tuples to lists, numpy to
+    Python scalars (the record must read back from the database exactly as it was hashed)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return float(value)
+    if hasattr(value, "item"):  # numpy scalar
+        return json_safe(value.item())
+    return str(value)

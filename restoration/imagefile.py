@@ -1,0 +1,294 @@
+"""Reading, validating and describing image files (no Django; used by ingest and by jobs).
+
+Every refusal is an ``ImageRejected`` whose message says exactly what is wrong with the file,
+so that callers can answer 4xx / fail a job with the reason instead of a 500.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import exifread
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+# A truncated file must fail, never decode as grey padding.
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# We check the pixel count ourselves, before decoding, with our own limit and message.
+Image.MAX_IMAGE_PIXELS = None
+
+SUPPORTED_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "TIFF": "image/tiff",
+    "WEBP": "image/webp",
+}
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ImageRejected(ValueError):
+    """The file cannot be accepted; the message says why in terms a person can act on."""
+
+    def __init__(self, message: str, code: str = "invalid_image") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ImageFacts:
+    format: str
+    media_type: str
+    width: int
+    height: int
+    mode: str
+    bit_depth: int
+    has_icc_profile: bool
+    pages: int = 1
+    notes: list[str] = field(default_factory=list)
+    exif: dict[str, Any] = field(default_factory=dict)
+
+
+def check_filename(name: str) -> str:
+    """Refuse names that try to escape a directory or carry control characters."""
+    if not name or not name.strip():
+        raise ImageRejected("the file has no name", code="bad_filename")
+    if _UNSAFE_NAME.search(name):
+        raise ImageRejected(f"file name {name!r} contains control characters", code="bad_filename")
+    if "/" in name or "\\" in name or name in {".", ".."} or name.startswith(".."):
+        raise ImageRejected(
+            f"file name {name!r} contains a path; send the bare file name (no '/', '\\' or '..')",
+            code="bad_filename",
+        )
+    if len(name) > 255:
+        raise ImageRejected("file name is longer than 255 characters", code="bad_filename")
+    return name
+
+
+_BITS = {"1": 1, "L": 8, "P": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "LA": 8, "YCbCr": 8, "LAB": 8,
+         "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I": 32, "F": 32, "HSV": 8, "PA": 8}
+
+
+def inspect_image(stream: IO[bytes], *, size: int, max_pixels: int) -> ImageFacts:
+    """Validate a whole image file (header, pixel budget, full decode, EXIF) and describe it."""
+    if size == 0:
+        raise ImageRejected("the file is empty (0 bytes)", code="empty_file")
+    stream.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(
+            "not an image Pillow can identify (is it really a JPEG, PNG, TIFF or WebP?)",
+            code="not_an_image",
+        ) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"cannot read the image header: {exc}", code="corrupt_image") from exc
+    with img:
+        fmt = img.format or "unknown"
+        if fmt not in SUPPORTED_FORMATS:
+            raise ImageRejected(
+                f"unsupported image format {fmt}; accepted: JPEG, PNG, TIFF, WebP",
+                code="unsupported_format",
+            )
+        width, height = img.size
+        _check_pixel_budget(width, height, max_pixels)
+        pages = int(getattr(img, "n_frames", 1) or 1)
+        notes = []
+        if pages > 1:
+            notes.append(
+                f"multi-page {fmt}: {pages} pages; the first page is the image, all pages are kept "
+                "in the master file"
+            )
+        try:
+            img.seek(0)
+            img.load()
+        except Image.DecompressionBombError as exc:
+            raise ImageRejected(str(exc), code="decompression_bomb") from exc
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageRejected(
+                f"the image data is truncated or corrupt ({exc}); the file was not stored",
+                code="corrupt_image",
+            ) from exc
+        facts = ImageFacts(
+            format=fmt,
+            media_type=SUPPORTED_FORMATS[fmt],
+            width=width,
+            height=height,
+            mode=img.mode,
+            bit_depth=_bit_depth(img),
+            has_icc_profile=bool(img.info.get("icc_profile")),
+            pages=pages,
+            notes=notes,
+        )
+    stream.seek(0)
+    facts.exif = read_exif(stream)
+    stream.seek(0)
+    return facts
+
+
+def _check_pixel_budget(width: int, height: int, max_pixels: int) -> None:
+    pixels = width * height
+    if width <= 0 or height <= 0:
+        raise ImageRejected(f"the image claims impossible dimensions {width}x{height}", code="corrupt_image")
+    if pixels > max_pixels:
+        raise ImageRejected(
+            f"the image claims {width}x{height} = {pixels / 1e6:,.0f} megapixels, over the limit "
+            f"of {max_pixels / 1e6:,.0f} megapixels (possible decompression bomb); not decoded",
+            code="decompression_bomb",
+        )
+
+
+def _bit_depth(img: Image.Image) -> int:
+    if img.mode in _BITS:
+        bits = _BITS[img.mode]
+    else:
+        bits = 8
+    # PNG 16-bit RGB(A) opens as RGB/RGBA 8-bit in older Pillow; trust the encoder's info.
+    if img.format == "PNG" and img.info.get("bit_depth"):
+        return int(img.info["bit_depth"])
+    tiff_bits = getattr(img, "tag_v2", {}).get(258) if img.format == "TIFF" else None
+    if tiff_bits:
+        values = tiff_bits if isinstance(tiff_bits, tuple) else (tiff_bits,)
+        return int(max(values))
+    return bits
+
+
+# EXIF tags worth keeping, by exifread name; the rest of the file's EXIF is not copied into
+# the catalogue (maker notes and thumbnails are large and not research data).
+_EXIF_KEEP = {
+    "Image Orientation": "orientation",
+    "EXIF DateTimeOriginal": "date_time_original",
+    "EXIF DateTimeDigitized": "date_time_digitized",
+    "Image DateTime": "date_time",
+    "Image Make": "make",
+    "Image Model": "model",
+    "Image Software": "software",
+    "Image Artist": "artist",
+    "Image Copyright": "copyright",
+    "Image ImageDescription": "description",
+    "Image XResolution": "x_resolution",
+    "Image YResolution": "y_resolution",
+    "Image ResolutionUnit": "resolution_unit",
+    "EXIF ColorSpace": "color_space",
+    "EXIF LensModel": "lens_model",
+}
+
+
+class _ExifLogTrap:
+    """exifread reports many structural problems only through its logger; collect them."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __enter__(self) -> _ExifLogTrap:
+        import logging
+
+        self._logger = logging.getLogger("exifread")
+        self._handler = logging.Handler(level=logging.WARNING)
+        self._handler.emit = lambda record: self.messages.append(record.getMessage())  # type: ignore[method-assign]
+        self._logger.addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self._handler)
+
+
+def read_exif(stream: IO[bytes]) -> dict[str, Any]:
+    """EXIF as JSON-safe data. Structurally broken EXIF raises ``ImageRejected``."""
+    stream.seek(0)
+    try:
+        with _ExifLogTrap() as trap:
+            tags = exifread.process_file(stream, details=False, strict=True)
+    except Exception as exc:  # exifread raises bare Exceptions of many kinds on bad data
+        raise ImageRejected(f"the EXIF block is broken: {exc}", code="broken_exif") from exc
+    broken = [m for m in trap.messages if "corrupt" in m.lower() or "possibly" in m.lower()]
+    if broken and not tags:
+        raise ImageRejected(f"the EXIF block is broken: {broken[0]}", code="broken_exif")
+    result: dict[str, Any] = {}
+    for tag, key in _EXIF_KEEP.items():
+        if tag in tags:
+            result[key] = _exif_value(tags[tag])
+    return result
+
+
+def _exif_value(tag: Any) -> Any:
+    printable = str(tag.printable).strip()
+    values = getattr(tag, "values", None)
+    if isinstance(values, list) and len(values) == 1:
+        value = values[0]
+        if isinstance(value, int):
+            return {"value": value, "text": printable} if printable != str(value) else value
+        if hasattr(value, "num") and hasattr(value, "den"):
+            return float(value.num) / float(value.den) if value.den else None
+    return printable.replace("\x00", "")
+
+
+def decode_rgb_or_grey(data: bytes | IO[bytes], *, max_pixels: int) -> np.ndarray:
+    """Decode the first page as an engine input: HxW grey or HxWx3 RGB, uint8 or uint16.
+
+    Orientation from EXIF is applied (the master bytes stay untouched). Alpha is composited
+    on white, CMYK and palette images go to RGB, 16-bit grey stays 16-bit.
+    """
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    with Image.open(stream) as img:
+        _check_pixel_budget(img.width, img.height, max_pixels)
+        img.seek(0)
+        img = ImageOps.exif_transpose(img) or img
+        return _to_array(img)
+
+
+def _to_array(img: Image.Image) -> np.ndarray:
+    mode = img.mode
+    if mode in {"I;16", "I;16B", "I;16L", "I;16N", "I"}:
+        arr = np.asarray(img, dtype=np.int64)
+        return np.clip(arr, 0, 65535).astype(np.uint16)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float32)
+        return np.clip(arr, 0, 255).astype(np.uint8)
+    if mode in {"1", "L"}:
+        return np.asarray(img.convert("L"))
+    if mode in {"LA", "PA"} or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        return _flatten_alpha(rgba, grey=mode == "LA")
+    if mode == "RGBA":
+        return _flatten_alpha(img, grey=False)
+    return np.asarray(img.convert("RGB"))
+
+
+def _flatten_alpha(img: Image.Image, *, grey: bool) -> np.ndarray:
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+    alpha = rgba[..., 3:4]
+    rgb = rgba[..., :3] * alpha + (1.0 - alpha)
+    out = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    return out[..., 0] if grey else out
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Deterministic PNG bytes for an engine output (no timestamps, fixed compression)."""
+    if array.dtype == np.uint16:
+        img = Image.fromarray(array if array.ndim == 2 else array[..., 0], mode="I;16")
+    else:
+        img = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=6, optimize=False)
+    return buf.getvalue()
+
+
+def make_preview(data: IO[bytes], *, max_side: int) -> bytes:
+    """A display JPEG (not part of the lineage)."""
+    with Image.open(data) as img:
+        img.seek(0)
+        img = ImageOps.exif_transpose(img) or img
+        arr = _to_array(img)
+    if arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    preview = Image.fromarray(arr)
+    preview.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    preview.convert("RGB").save(buf, format="JPEG", quality=85)
+    return buf.getvalue()

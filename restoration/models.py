@@ -1,0 +1,275 @@
+"""Lineage (PROV-aligned): Artifacts are entities, Steps are activities; plus jobs and weights.
+
+Artifacts and Steps are append-only: the ORM refuses updates and deletes here, and on
+PostgreSQL a trigger refuses them too (see the migrations). ``record_hash`` is defined in
+``restoration.hashing`` and documented in docs/lineage.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AppendOnlyError(Exception):
+    """Raised when code tries to change or delete a lineage record."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} records are append-only: update refused")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model.__name__} records are append-only: delete refused")
+
+    # Bulk paths that bypass save() are refused as well.
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        raise AppendOnlyError(f"{self.model.__name__} records are append-only: update refused")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} #{self.pk} is append-only: update refused")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{type(self).__name__} #{self.pk} is append-only: delete refused")
+
+
+class ModelWeights(models.Model):
+    """A registered weights file. Steps cite it by sha256; the file is found by ``path``."""
+
+    class License(models.TextChoices):
+        PERMISSIVE = "permissive", _("permissive")
+        NON_COMMERCIAL = "non-commercial", _("non-commercial")
+        UNKNOWN = "unknown", _("unknown")
+
+    name = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64, unique=True)
+    architecture = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=40, help_text="sr, face_restore, colorize, restoration, other")
+    scale = models.PositiveSmallIntegerField(default=1)
+    license = models.CharField(max_length=20, choices=License.choices, default=License.UNKNOWN)
+    license_note = models.CharField(max_length=300, blank=True)
+    source_url = models.URLField(max_length=1000, blank=True)
+    path = models.CharField(max_length=1000, help_text="where the file is on this installation")
+    size = models.BigIntegerField(default=0)
+    details = models.JSONField(default=dict, blank=True)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    available = models.BooleanField(default=True, help_text="false when the file went missing")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "model weights"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.architecture}, {self.sha256[:12]})"
+
+
+class Artifact(AppendOnlyModel):
+    """One immutable file, content-addressed by sha256 (stored at objects/ab/cd/<sha256>)."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.BigIntegerField()
+    media_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    mode = models.CharField(max_length=20, blank=True, help_text="Pillow mode, e.g. RGB, L, I;16")
+    bit_depth = models.PositiveSmallIntegerField(default=8)
+    has_icc_profile = models.BooleanField(default=False)
+    role = models.CharField(max_length=30, default="image", help_text="image, mask, ...")
+    info = models.JSONField(default=dict, blank=True, help_text="facts read at ingest (pages, ...)")
+    generated_by = models.ForeignKey(
+        "Step",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outputs",
+        help_text="the step that made it; empty for an ingested master",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"artifact {self.pk} ({self.sha256[:12]})"
+
+    @property
+    def storage_key(self) -> str:
+        from restoration.storage import object_key
+
+        return object_key(self.sha256)
+
+
+class Step(AppendOnlyModel):
+    """One operation applied to input artifacts, producing output artifacts (PROV activity)."""
+
+    class Kind(models.TextChoices):
+        INGEST = "ingest", _("ingest")
+        CLASSICAL = "classical", _("classical")
+        AI = "ai", _("AI")
+        MANUAL = "manual", _("manual")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    operation = models.CharField(max_length=60)
+    operation_version = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict, blank=True)
+    weights = models.ForeignKey(
+        ModelWeights, on_delete=models.PROTECT, null=True, blank=True, related_name="steps"
+    )
+    model_sha256 = models.CharField(max_length=64, blank=True)
+    model_architecture = models.CharField(max_length=100, blank=True)
+    software = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=60, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True, help_text="username at the time")
+    on_behalf_of = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    rationale = models.TextField(blank=True)
+    citations = models.ManyToManyField(
+        "archive.Citation", through="StepCitation", related_name="steps", blank=True
+    )
+    references = models.ManyToManyField(
+        "archive.ReferenceImage", through="StepReference", related_name="steps", blank=True
+    )
+    run_record = models.JSONField(default=dict, blank=True, help_text="the engine's run record")
+    change_summary = models.JSONField(default=dict, blank=True)
+    job = models.ForeignKey(
+        "Job", on_delete=models.PROTECT, null=True, blank=True, related_name="steps"
+    )
+    job_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    record_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "job_index"], name="one_step_per_job_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"step {self.pk} {self.operation}"
+
+
+class StepInput(AppendOnlyModel):
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="inputs")
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="used_by")
+    role = models.CharField(max_length=30, default="image")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["step_id", "role", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "role", "position"], name="step_input_unique")
+        ]
+
+
+class StepOutput(AppendOnlyModel):
+    """What a step produced. Usually also the artifact's ``generated_by``; a step whose output
+    bytes already existed (a deterministic re-run) links the existing artifact here only."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="produced")
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="produced_by")
+    role = models.CharField(max_length=30, default="image")
+
+    class Meta:
+        ordering = ["step_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "role"], name="step_output_unique")
+        ]
+
+
+class StepCitation(AppendOnlyModel):
+    step = models.ForeignKey(Step, on_delete=models.PROTECT)
+    citation = models.ForeignKey("archive.Citation", on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "citation"], name="step_citation_unique")
+        ]
+
+
+class StepReference(AppendOnlyModel):
+    step = models.ForeignKey(Step, on_delete=models.PROTECT)
+    reference = models.ForeignKey("archive.ReferenceImage", on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "reference"], name="step_reference_unique")
+        ]
+
+
+class Job(models.Model):
+    """A requested pipeline on one input artifact. Status changes only via ``job_transition``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    input = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="jobs")
+    pipeline = models.JSONField(help_text='ordered list of {"op": ..., "params": {...}}')
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    current_step = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
+    )
+    on_behalf_of = models.CharField(max_length=300, blank=True)
+    seed = models.BigIntegerField(default=0)
+    output = models.ForeignKey(
+        Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    claimed_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+class AuditRun(models.Model):
+    """One fixity audit (verify) run: when, what, result."""
+
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    scope = models.CharField(max_length=20, help_text="artifact or all")
+    artifact = models.ForeignKey(
+        Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="audits"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ok = models.BooleanField()
+    checked = models.PositiveIntegerField(default=0)
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]

@@ -1,0 +1,123 @@
+"""Content-addressed object storage through Django's storage API.
+
+Objects live at ``objects/ab/cd/<sha256>``. The local backend writes atomically (temp file in
+the same directory, fsync, rename, fsync of the directory) so a crash never leaves a partly
+written object under its final name. Other backends (S3-compatible) upload atomically already.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from django.core.files import File
+from django.core.files.storage import FileSystemStorage, default_storage
+
+CHUNK = 1024 * 1024
+
+
+def object_key(sha256: str) -> str:
+    return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def preview_key(sha256: str) -> str:
+    return f"previews/{sha256[:2]}/{sha256}.jpg"
+
+
+class AtomicFileSystemStorage(FileSystemStorage):
+    """FileSystemStorage whose writes are atomic and never rename on collision.
+
+    Keys are content addresses, so an existing object under the same key already holds the
+    same bytes: saving it again is a no-op instead of Django's ``name_XXXX`` renaming.
+    """
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return name
+
+    def _save(self, name: str, content: Any) -> str:
+        full_path = Path(self.path(name))
+        if full_path.exists():
+            return name
+        full_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=full_path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                if hasattr(content, "seek"):
+                    content.seek(0)
+                for chunk in content.chunks(CHUNK) if hasattr(content, "chunks") else iter(
+                    lambda: content.read(CHUNK), b""
+                ):
+                    tmp.write(chunk)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            if self.file_permissions_mode is not None:
+                os.chmod(tmp_name, self.file_permissions_mode)
+            else:
+                os.chmod(tmp_name, 0o444)
+            os.replace(tmp_name, full_path)
+            _fsync_dir(full_path.parent)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+        return name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    created: bool
+
+
+def store_object(sha256: str, content: IO[bytes]) -> StoredObject:
+    """Store bytes whose sha256 the caller computed; returns whether this call created it."""
+    key = object_key(sha256)
+    if default_storage.exists(key):
+        return StoredObject(key, created=False)
+    content.seek(0)
+    saved = default_storage.save(key, File(content))
+    if saved != key:  # a backend that renamed on collision would break content addressing
+        raise RuntimeError(f"storage renamed {key} to {saved}")
+    return StoredObject(key, created=True)
+
+
+def delete_object(key: str) -> None:
+    """Remove a stored object (only used to undo a write whose transaction rolled back).
+
+    The local backend stores objects read-only, so the delete goes through the storage API.
+    """
+    if default_storage.exists(key):
+        default_storage.delete(key)
+
+
+def open_object(sha256: str) -> IO[bytes]:
+    return default_storage.open(object_key(sha256), "rb")
+
+
+def sha256_of_stream(stream: IO[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_of_object(sha256: str) -> str | None:
+    """Re-hash a stored object; None when it is missing."""
+    key = object_key(sha256)
+    if not default_storage.exists(key):
+        return None
+    with default_storage.open(key, "rb") as fh:
+        return sha256_of_stream(fh)[0]

@@ -1,0 +1,70 @@
+"""Shared fixtures. Every test gets its own object storage and data directory."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus"
+MODELS = SHARED / "models"
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(request, tmp_path):
+    """Point Django's storage and data dir at a fresh folder (no effect on non-Django tests)."""
+    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
+        "django_db"
+    ):
+        yield None
+        return
+    settings = request.getfixturevalue("settings")
+    data = tmp_path / "data"
+    (data / "storage").mkdir(parents=True)
+    settings.ARCHIVE_DATA_DIR = data
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "restoration.storage.AtomicFileSystemStorage",
+            "OPTIONS": {"location": str(data / "storage")},
+        },
+    }
+    yield data / "storage"
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def image_bytes(
+    fmt: str = "JPEG", size: tuple[int, int] = (64, 48), mode: str = "RGB", seed: int = 0, **save
+) -> bytes:
+    """A small real image with random content (distinct per seed, so no accidental duplicates)."""
+    rng = np.random.default_rng(seed)
+    if mode in {"I;16"}:
+        arr = rng.integers(0, 65535, size=(size[1], size[0]), dtype=np.uint16)
+        img = Image.fromarray(arr, mode="I;16")
+    else:
+        arr = rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)
+        img = Image.fromarray(arr, "RGB")
+        if mode != "RGB":
+            img = img.convert(mode)
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="restorer", password="pw-restorer-1")
