@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -87,7 +88,10 @@ def inspect_image(stream: IO[bytes], *, size: int, max_pixels: int) -> ImageFact
             code="not_an_image",
         ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(f"cannot read the image header: {exc}", code="corrupt_image") from exc
+        raise ImageRejected(
+            f"the image header is truncated or corrupt ({exc}); the file was not stored",
+            code="corrupt_image",
+        ) from exc
     with img:
         fmt = img.format or "unknown"
         if fmt not in SUPPORTED_FORMATS:
@@ -114,6 +118,7 @@ def inspect_image(stream: IO[bytes], *, size: int, max_pixels: int) -> ImageFact
                 f"the image data is truncated or corrupt ({exc}); the file was not stored",
                 code="corrupt_image",
             ) from exc
+        _check_exif_structure(img)
         facts = ImageFacts(
             format=fmt,
             media_type=SUPPORTED_FORMATS[fmt],
@@ -141,6 +146,39 @@ def _check_pixel_budget(width: int, height: int, max_pixels: int) -> None:
             f"of {max_pixels / 1e6:,.0f} megapixels (possible decompression bomb); not decoded",
             code="decompression_bomb",
         )
+
+
+def _check_exif_structure(img: Image.Image) -> None:
+    """Refuse an EXIF block whose TIFF structure is broken.
+
+    Readers skip a broken block silently, which would lose the scan's facts without a word;
+    an archivist should hear about it (and can strip the block and ingest again)."""
+    raw = img.info.get("exif")
+    if not raw:
+        return
+    body = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    if len(body) < 8 or body[:4] not in (b"II*\x00", b"MM\x00*"):
+        raise ImageRejected(
+            "the EXIF block is broken: it does not start with a TIFF header (II*/MM*)",
+            code="broken_exif",
+        )
+    order = "<" if body[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack(order + "I", body[4:8])
+    if ifd0 < 8 or ifd0 + 2 > len(body):
+        raise ImageRejected(
+            f"the EXIF block is broken: its first directory offset {ifd0} lies outside the "
+            f"{len(body)}-byte block",
+            code="broken_exif",
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            img.getexif().get_ifd(0x8769)
+        except Exception as exc:  # Pillow raises assorted errors on malformed directories
+            raise ImageRejected(f"the EXIF block is broken: {exc}", code="broken_exif") from exc
+    corrupt = [str(w.message) for w in caught if "Corrupt EXIF" in str(w.message)]
+    if corrupt:
+        raise ImageRejected(f"the EXIF block is broken: {corrupt[0].strip()}", code="broken_exif")
 
 
 def _bit_depth(img: Image.Image) -> int:
@@ -271,7 +309,7 @@ def _flatten_alpha(img: Image.Image, *, grey: bool) -> np.ndarray:
 def encode_png(array: np.ndarray) -> bytes:
     """Deterministic PNG bytes for an engine output (no timestamps, fixed compression)."""
     if array.dtype == np.uint16:
-        img = Image.fromarray(array if array.ndim == 2 else array[..., 0], mode="I;16")
+        img = Image.fromarray(np.ascontiguousarray(array if array.ndim == 2 else array[..., 0]))
     else:
         img = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
     buf = io.BytesIO()

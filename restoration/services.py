@@ -274,7 +274,8 @@ def _artifact_for_output(output: NewOutput, step: Step) -> Artifact:
         has_icc_profile=output.has_icc_profile,
         role=output.role,
         info=json_safe(output.info),
-        generated_by=step,
+        # A master is an origin, not a derivation: the ingest step is linked by StepOutput only.
+        generated_by=None if step.kind == Step.Kind.INGEST else step,
     )
     artifact.save()
     return artifact

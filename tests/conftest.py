@@ -47,10 +47,10 @@ def image_bytes(
     rng = np.random.default_rng(seed)
     if mode in {"I;16"}:
         arr = rng.integers(0, 65535, size=(size[1], size[0]), dtype=np.uint16)
-        img = Image.fromarray(arr, mode="I;16")
+        img = Image.fromarray(arr)
     else:
         arr = rng.integers(0, 255, size=(size[1], size[0], 3), dtype=np.uint8)
-        img = Image.fromarray(arr, "RGB")
+        img = Image.fromarray(arr)
         if mode != "RGB":
             img = img.convert(mode)
     buf = io.BytesIO()
