@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 
-from archive.models import Figure, FigureName, Photo
+from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 from restoration import imagefile
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact
@@ -20,9 +20,12 @@ from restoration.services import (
     NewOutput,
     artifact_ensure_preview,
     discard_outputs,
+    preview_store,
+    output_from_upload,
     project_software_versions,
     spooled_upload,
     step_record,
+    step_record_or_discard,
 )
 from restoration.storage import store_object
 
@@ -70,7 +73,12 @@ def photo_ingest(
         existing = Artifact.objects.filter(sha256=sha).first()
         if existing is not None:
             return _duplicate(existing)
-        facts = imagefile.inspect_image(tmp, size=size, max_pixels=settings.ARCHIVE_MAX_PIXELS)
+        facts = imagefile.inspect_image(
+            tmp,
+            size=size,
+            max_pixels=settings.ARCHIVE_MAX_PIXELS,
+            preview_side=settings.ARCHIVE_PREVIEW_SIZE,
+        )
         stored = store_object(sha, tmp)
     output = NewOutput(
         role="image",
@@ -105,7 +113,10 @@ def photo_ingest(
     except BaseException:
         discard_outputs([output])
         raise
-    artifact_ensure_preview(photo.master)
+    if facts.preview:
+        preview_store(sha, facts.preview)
+    else:
+        artifact_ensure_preview(photo.master)
     return IngestResult(photo=photo, artifact=photo.master, duplicate=False, notes=tuple(facts.notes))
 
 
@@ -202,3 +213,143 @@ def figure_create(
         for variant in names:
             FigureName.objects.create(figure=figure, **variant)
     return figure
+
+
+# --- catalogue writes (the API and the pages call these; each is one transaction) ------------
+
+
+def _apply(instance: Any, fields: dict[str, Any], *, exclude: Sequence[str] = ()) -> Any:
+    """Set fields, validate the whole record like a form would, save."""
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean(exclude=list(exclude))
+    instance.save()
+    return instance
+
+
+def _set_names(figure: Figure, names: Sequence[dict[str, str]]) -> None:
+    figure.names.all().delete()
+    seen: set[tuple[str, str]] = set()
+    for variant in names:
+        key = (variant["name"], variant.get("language", ""))
+        if key in seen:  # the same name twice in one request is one name, not an error
+            continue
+        seen.add(key)
+        FigureName.objects.create(figure=figure, **variant)
+
+
+def figure_update(
+    *, figure: Figure, names: Sequence[dict[str, str]] | None = None, **fields: Any
+) -> Figure:
+    """Change a figure; ``names`` (when given) replaces all its name variants."""
+    with transaction.atomic():
+        _apply(figure, fields)
+        if names is not None:
+            _set_names(figure, names)
+    return figure
+
+
+def source_create(**fields: Any) -> Source:
+    with transaction.atomic():
+        return _apply(Source(), fields)
+
+
+def source_update(*, source: Source, **fields: Any) -> Source:
+    with transaction.atomic():
+        return _apply(source, fields)
+
+
+def citation_create(*, source: Source, target: Any | None = None, **fields: Any) -> Citation:
+    """A citation of ``source``, attached to ``target`` (any catalogue record) if given."""
+    with transaction.atomic():
+        citation = Citation(source=source, **fields)
+        if target is not None:
+            citation.target = target
+        return _apply(citation, {}, exclude=["target_type"])
+
+
+def citation_update(
+    *, citation: Citation, target: Any | None = None, detach: bool = False, **fields: Any
+) -> Citation:
+    with transaction.atomic():
+        if target is not None:
+            citation.target = target
+        elif detach:
+            citation.target_type, citation.target_id = None, None
+        return _apply(citation, fields, exclude=["target_type"])
+
+
+def note_create(*, author: AbstractBaseUser | None, **fields: Any) -> Note:
+    with transaction.atomic():
+        note = Note(author=author if author is not None and author.pk else None)
+        return _apply(note, fields)
+
+
+def note_update(*, note: Note, **fields: Any) -> Note:
+    with transaction.atomic():
+        return _apply(note, fields)
+
+
+def photo_update(*, photo: Photo, figures: Sequence[Figure] | None = None, **fields: Any) -> Photo:
+    """Change a photo's catalogue record; its master scan never changes."""
+    with transaction.atomic():
+        _apply(photo, fields, exclude=["master", "figures"])
+        if figures is not None:
+            photo.figures.set(figures)
+    return photo
+
+
+def reference_create(
+    *,
+    user: AbstractBaseUser | None,
+    artifact: Artifact | None = None,
+    stream: IO[bytes] | None = None,
+    filename: str = "",
+    **fields: Any,
+) -> ReferenceImage:
+    """A reference image over an existing artifact, or over a newly uploaded file (validated,
+    stored content-addressed and recorded by an ``ingest`` step like a master scan)."""
+    if artifact is None:
+        if stream is None:
+            raise ImageRejected("send an image file or an existing artifact id", code="missing")
+        artifact = _ingest_reference_file(stream=stream, filename=filename, user=user)
+    with transaction.atomic():
+        return _apply(ReferenceImage(artifact=artifact), fields)
+
+
+def reference_update(*, reference: ReferenceImage, **fields: Any) -> ReferenceImage:
+    with transaction.atomic():
+        return _apply(reference, fields)
+
+
+def _ingest_reference_file(
+    *, stream: IO[bytes], filename: str, user: AbstractBaseUser | None
+) -> Artifact:
+    imagefile.check_filename(filename)
+    output = output_from_upload(stream)
+    existing = Artifact.objects.filter(sha256=output.sha256).first()
+    if existing is not None:
+        return existing  # the same bytes are one artifact, whatever they are used for
+    now = dt.datetime.now(dt.UTC)
+    step_record_or_discard(
+        kind="ingest",
+        operation="ingest",
+        operation_version=INGEST_VERSION,
+        parameters={"original_filename": filename, "purpose": "reference"},
+        inputs=[],
+        outputs=[output],
+        started_at=now,
+        ended_at=dt.datetime.now(dt.UTC),
+        user=user,
+        software=project_software_versions(),
+    )
+    artifact = Artifact.objects.get(sha256=output.sha256)
+    artifact_ensure_preview(artifact)
+    return artifact
+
+
+def catalogue_delete(*, record: Any) -> None:
+    """Delete a catalogue record. Records a restoration step relied on are protected (the
+    database refuses, and the caller reports a conflict): the lineage must stay whole."""
+    with transaction.atomic():
+        record.delete()

@@ -8,6 +8,7 @@ import io
 import os
 import platform
 import tempfile
+from pathlib import Path
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,15 +82,17 @@ class NewInput:
 
 @contextmanager
 def spooled_upload(stream: IO[bytes], *, max_bytes: int) -> Iterator[tuple[IO[bytes], str, int]]:
-    """Copy an incoming stream to a temporary file while hashing it, refusing oversize input
-    as soon as the limit is passed (no need to receive the rest)."""
+    """Copy an incoming stream to a named temporary file while hashing it, refusing oversize
+    input as soon as the limit is passed (no need to receive the rest).
+
+    The file is named so that local storage can hard-link it into place instead of copying."""
     import hashlib
 
     digest = hashlib.sha256()
     size = 0
-    tmp_dir = settings.ARCHIVE_DATA_DIR / "tmp"
+    tmp_dir = Path(settings.ARCHIVE_DATA_DIR) / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=tmp_dir) as tmp:
+    with tempfile.NamedTemporaryFile(dir=tmp_dir, prefix="upload-") as tmp:
         for chunk in iter(lambda: stream.read(1024 * 1024), b""):
             size += len(chunk)
             if size > max_bytes:
@@ -288,6 +291,13 @@ def step_record_or_discard(*, outputs: Sequence[NewOutput], **kwargs: Any) -> St
     except BaseException:
         discard_outputs(outputs)
         raise
+
+
+def preview_store(sha256: str, data: bytes) -> None:
+    """Keep a display preview made elsewhere (at ingest, from the validating decode)."""
+    key = preview_key(sha256)
+    if not default_storage.exists(key):
+        default_storage.save(key, ContentFile(data))
 
 
 def artifact_ensure_preview(artifact: Artifact) -> str | None:

@@ -20,12 +20,15 @@ from django.core.files.storage import FileSystemStorage, default_storage
 CHUNK = 1024 * 1024
 
 
+PREVIEWS_PREFIX = "previews/"
+
+
 def object_key(sha256: str) -> str:
     return f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
 def preview_key(sha256: str) -> str:
-    return f"previews/{sha256[:2]}/{sha256}.jpg"
+    return f"{PREVIEWS_PREFIX}{sha256[:2]}/{sha256}.jpg"
 
 
 class AtomicFileSystemStorage(FileSystemStorage):
@@ -43,6 +46,8 @@ class AtomicFileSystemStorage(FileSystemStorage):
         if full_path.exists():
             return name
         full_path.parent.mkdir(parents=True, exist_ok=True)
+        if self._link_into_place(content, full_path):
+            return name
         fd, tmp_name = tempfile.mkstemp(dir=full_path.parent, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as tmp:
@@ -53,17 +58,44 @@ class AtomicFileSystemStorage(FileSystemStorage):
                 ):
                     tmp.write(chunk)
                 tmp.flush()
-                os.fsync(tmp.fileno())
+                if not name.startswith(PREVIEWS_PREFIX):
+                    os.fsync(tmp.fileno())
             if self.file_permissions_mode is not None:
                 os.chmod(tmp_name, self.file_permissions_mode)
             else:
                 os.chmod(tmp_name, 0o444)
             os.replace(tmp_name, full_path)
-            _fsync_dir(full_path.parent)
+            if not name.startswith(PREVIEWS_PREFIX):  # previews are regenerable, not records
+                _fsync_dir(full_path.parent)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return name
+
+
+    def _link_into_place(self, content: Any, full_path: Path) -> bool:
+        """Hard-link a named temporary file into place (no second copy of a large scan).
+
+        Falls back to copying when the source is not a local file or lives on another device."""
+        source = getattr(getattr(content, "file", content), "name", None)
+        if not isinstance(source, str) or not os.path.isfile(source):
+            return False
+        handle = getattr(content, "file", content)
+        handle.flush()
+        os.fsync(handle.fileno())
+        tmp_name = full_path.parent / f".tmp-{os.getpid()}-{id(content)}.part"
+        try:
+            os.link(source, tmp_name)
+        except OSError:
+            return False
+        try:
+            os.chmod(tmp_name, self.file_permissions_mode or 0o444)
+            os.replace(tmp_name, full_path)
+            _fsync_dir(full_path.parent)
+        except BaseException:
+            tmp_name.unlink(missing_ok=True)
+            raise
+        return True
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,0 +1,167 @@
+"""The catalogue in the Django admin, usable by an archivist: names inline, citations inline,
+and adding a photo means uploading its master scan (validated and ingested with its lineage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.contenttypes.admin import GenericTabularInline
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
+from archive.services import PHOTO_FIELDS, photo_ingest
+from restoration import imagefile
+
+
+class CitationInline(GenericTabularInline):
+    model = Citation
+    ct_field = "target_type"
+    ct_fk_field = "target_id"
+    extra = 0
+    fields = ("source", "locator", "quote", "claim", "confidence", "restricted")
+    autocomplete_fields = ("source",)
+
+
+class FigureNameInline(admin.TabularInline):
+    model = FigureName
+    extra = 1
+
+
+@admin.register(Figure)
+class FigureAdmin(admin.ModelAdmin):
+    list_display = ("name", "all_names", "birth_date", "death_date", "wikidata_id", "restricted")
+    list_filter = ("restricted",)
+    search_fields = ("name", "sort_name", "names__name", "wikidata_id", "biography")
+    inlines = (FigureNameInline, CitationInline)
+    readonly_fields = ("birth_earliest", "birth_latest", "death_earliest", "death_latest")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("names")
+
+    @admin.display(description=_("names"))
+    def all_names(self, obj: Figure) -> str:
+        return " · ".join(n.name for n in obj.names.all())
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "author", "date", "repository", "restricted")
+    list_filter = ("kind", "restricted")
+    search_fields = ("title", "author", "identifier", "repository")
+
+
+@admin.register(Citation)
+class CitationAdmin(admin.ModelAdmin):
+    list_display = ("source", "locator", "claim", "confidence", "target_type", "target_id")
+    list_filter = ("confidence", "target_type")
+    search_fields = ("source__title", "locator", "quote", "claim")
+    autocomplete_fields = ("source",)
+
+
+class PhotoAddForm(forms.ModelForm):
+    image = forms.FileField(
+        label=_("master scan"),
+        help_text=_("JPEG, PNG, TIFF (8/16 bit) or WebP. Stored unmodified; its sha256 is its name."),
+    )
+
+    class Meta:
+        model = Photo
+        fields = ("title", "figures", *PHOTO_FIELDS)
+
+    def clean_image(self) -> Any:
+        upload = self.cleaned_data["image"]
+        try:
+            imagefile.check_filename(upload.name)
+            if upload.size > settings.ARCHIVE_MAX_UPLOAD_BYTES:
+                raise imagefile.ImageRejected("the file is larger than the upload limit")
+            imagefile.inspect_image(upload, size=upload.size, max_pixels=settings.ARCHIVE_MAX_PIXELS)
+        except imagefile.ImageRejected as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        upload.seek(0)
+        return upload
+
+
+@admin.register(Photo)
+class PhotoAdmin(admin.ModelAdmin):
+    list_display = ("title", "accession_number", "carrier", "date", "repository", "restricted")
+    list_filter = ("carrier", "restricted", "repository")
+    search_fields = ("title", "accession_number", "figures__name", "figures__names__name", "place")
+    filter_horizontal = ("figures",)
+    readonly_fields = ("master_link", "preview", "exif", "date_earliest", "date_latest")
+    inlines = (CitationInline,)
+
+    def get_form(self, request: HttpRequest, obj: Photo | None = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = PhotoAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Photo | None = None) -> Any:
+        return self.readonly_fields if obj else ()
+
+    def get_fields(self, request: HttpRequest, obj: Photo | None = None) -> Any:
+        if obj is None:
+            return ("image", "title", "figures", *PHOTO_FIELDS)
+        return super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Photo, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        data = form.cleaned_data
+        upload = data["image"]
+        result = photo_ingest(
+            stream=upload,
+            filename=upload.name,
+            title=data["title"],
+            user=request.user,
+            metadata={k: data[k] for k in PHOTO_FIELDS if data.get(k) not in (None, "")},
+        )
+        if result.duplicate:
+            self.message_user(request, result.notes[0], level="warning")
+        photo = result.photo
+        assert photo is not None
+        obj.pk, obj.master_id = photo.pk, photo.master_id
+        obj._state.adding = False
+
+    @admin.display(description=_("master artifact"))
+    def master_link(self, obj: Photo) -> str:
+        return format_html(
+            '<a href="/admin/restoration/artifact/{}/change/">artifact {}</a> sha256 <code>{}</code>',
+            obj.master_id,
+            obj.master_id,
+            obj.master.sha256,
+        )
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj: Photo) -> str:
+        return format_html(
+            '<img src="/artifacts/{}/preview/" alt="{}" style="max-width:400px">', obj.master_id, obj.title
+        )
+
+
+@admin.register(ReferenceImage)
+class ReferenceImageAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "kind", "figure", "restricted")
+    list_filter = ("kind", "restricted")
+    search_fields = ("title", "description", "figure__name")
+    raw_id_fields = ("artifact",)
+    inlines = (CitationInline,)
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ("title", "figure", "photo", "author", "created_at", "restricted")
+    list_filter = ("restricted",)
+    search_fields = ("title", "body")
+    raw_id_fields = ("figure", "photo")
+    inlines = (CitationInline,)
+
+    def save_model(self, request: HttpRequest, obj: Note, form: Any, change: bool) -> None:
+        if not change and obj.author_id is None:
+            obj.author = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,54 @@
+"""Lineage in the admin is read-only: steps and artifacts are append-only records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from restoration.models import Artifact, AuditRun, Job, ModelWeights, Step
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(ReadOnlyAdmin):
+    list_display = ("id", "sha256", "media_type", "width", "height", "role", "generated_by", "created_at")
+    list_filter = ("media_type", "role")
+    search_fields = ("sha256",)
+
+
+@admin.register(Step)
+class StepAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "operation", "operation_version", "actor", "started_at", "record_hash")
+    list_filter = ("kind", "operation")
+    search_fields = ("record_hash", "operation", "actor", "rationale")
+
+
+@admin.register(ModelWeights)
+class ModelWeightsAdmin(admin.ModelAdmin):
+    list_display = ("name", "architecture", "purpose", "scale", "license", "sha256", "available")
+    list_filter = ("purpose", "license", "available")
+    readonly_fields = ("sha256", "architecture", "purpose", "scale", "path", "size", "details")
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "status", "progress", "requester", "created_at", "error")
+    list_filter = ("status",)
+
+
+@admin.register(AuditRun)
+class AuditRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "scope", "artifact", "ok", "checked", "started_at", "user")
+    list_filter = ("ok", "scope")
