@@ -26,6 +26,7 @@ def isolated_storage(request, tmp_path):
     data = tmp_path / "data"
     (data / "storage").mkdir(parents=True)
     settings.ARCHIVE_DATA_DIR = data
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
