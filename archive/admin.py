@@ -66,7 +66,9 @@ class CitationAdmin(admin.ModelAdmin):
 class PhotoAddForm(forms.ModelForm):
     image = forms.FileField(
         label=_("master scan"),
-        help_text=_("JPEG, PNG, TIFF (8/16 bit) or WebP. Stored unmodified; its sha256 is its name."),
+        help_text=_(
+            "JPEG, PNG, TIFF (8/16 bit) or WebP. Stored unmodified; its sha256 is its name."
+        ),
     )
 
     class Meta:
@@ -79,7 +81,9 @@ class PhotoAddForm(forms.ModelForm):
             imagefile.check_filename(upload.name)
             if upload.size > settings.ARCHIVE_MAX_UPLOAD_BYTES:
                 raise imagefile.ImageRejected("the file is larger than the upload limit")
-            imagefile.inspect_image(upload, size=upload.size, max_pixels=settings.ARCHIVE_MAX_PIXELS)
+            imagefile.inspect_image(
+                upload, size=upload.size, max_pixels=settings.ARCHIVE_MAX_PIXELS
+            )
         except imagefile.ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
         upload.seek(0)
@@ -140,7 +144,9 @@ class PhotoAdmin(admin.ModelAdmin):
     @admin.display(description=_("preview"))
     def preview(self, obj: Photo) -> str:
         return format_html(
-            '<img src="/artifacts/{}/preview/" alt="{}" style="max-width:400px">', obj.master_id, obj.title
+            '<img src="/artifacts/{}/preview/" alt="{}" style="max-width:400px">',
+            obj.master_id,
+            obj.title,
         )
 
 

@@ -24,7 +24,11 @@ DEMO_PHOTOS = {
     "old_c.png": ("Porter in the street, early colour", "glass_plate", "190X/191X"),
     "old_d.png": ("Street scene by the Moulin Rouge, early colour", "glass_plate", "191X"),
     "old_w_scratch_a.png": ("Sepia portrait with cracks and torn corners", "print", ""),
-    "old_w_scratch_b.png": ("Small grey portrait of a boy, creased across the forehead", "print", ""),
+    "old_w_scratch_b.png": (
+        "Small grey portrait of a boy, creased across the forehead",
+        "print",
+        "",
+    ),
 }
 
 

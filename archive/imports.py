@@ -82,9 +82,10 @@ def _figure_ids(cell: str, where: str) -> list[int]:
         if token.isdigit():
             ids.append(int(token))
             continue
-        match = Figure.objects.filter(name=token).first() or Figure.objects.filter(
-            names__name=token
-        ).first()
+        match = (
+            Figure.objects.filter(name=token).first()
+            or Figure.objects.filter(names__name=token).first()
+        )
         if match is None:
             raise ManifestError(f"{where}: no figure named {token!r}")
         ids.append(match.pk)
@@ -94,7 +95,11 @@ def _figure_ids(cell: str, where: str) -> list[int]:
 def scan_directory(root: Path, *, recursive: bool) -> Iterator[Path]:
     pattern = "**/*" if recursive else "*"
     for path in sorted(root.glob(pattern)):
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES:
+        if (
+            path.is_file()
+            and not path.name.startswith(".")
+            and path.suffix.lower() in IMAGE_SUFFIXES
+        ):
             yield path
 
 

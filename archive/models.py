@@ -104,7 +104,9 @@ class FigureName(models.Model):
     class Meta:
         ordering = ["figure_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["figure", "name", "language"], name="figure_name_unique")
+            models.UniqueConstraint(
+                fields=["figure", "name", "language"], name="figure_name_unique"
+            )
         ]
 
     def __str__(self) -> str:
@@ -169,7 +171,10 @@ class Citation(Restrictable):
         _("confidence"), max_length=20, choices=Confidence.choices, default=Confidence.PROBABLE
     )
     claim = models.CharField(
-        _("what it supports"), max_length=500, blank=True, help_text=_("e.g. 'the collar was dark blue'")
+        _("what it supports"),
+        max_length=500,
+        blank=True,
+        help_text=_("e.g. 'the collar was dark blue'"),
     )
     target_type = models.ForeignKey(
         ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
@@ -202,14 +207,18 @@ class Photo(Restrictable):
 
     title = models.CharField(_("title"), max_length=500)
     description = models.TextField(_("description"), blank=True)
-    figures = models.ManyToManyField(Figure, related_name="photos", blank=True, verbose_name=_("figures shown"))
+    figures = models.ManyToManyField(
+        Figure, related_name="photos", blank=True, verbose_name=_("figures shown")
+    )
     date = _edtf_field(_("date taken"))
     date_earliest = models.DateField(null=True, blank=True, editable=False)
     date_latest = models.DateField(null=True, blank=True, editable=False)
     place = models.CharField(_("place"), max_length=300, blank=True)
     photographer = models.CharField(_("photographer / studio"), max_length=300, blank=True)
     repository = models.CharField(_("holding repository"), max_length=300, blank=True)
-    accession_number = models.CharField(_("accession number"), max_length=100, blank=True, db_index=True)
+    accession_number = models.CharField(
+        _("accession number"), max_length=100, blank=True, db_index=True
+    )
     carrier = models.CharField(
         _("physical carrier"), max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN
     )

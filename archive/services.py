@@ -20,8 +20,8 @@ from restoration.services import (
     NewOutput,
     artifact_ensure_preview,
     discard_outputs,
-    preview_store,
     output_from_upload,
+    preview_store,
     project_software_versions,
     spooled_upload,
     step_record,
@@ -117,7 +117,9 @@ def photo_ingest(
         preview_store(sha, facts.preview)
     else:
         artifact_ensure_preview(photo.master)
-    return IngestResult(photo=photo, artifact=photo.master, duplicate=False, notes=tuple(facts.notes))
+    return IngestResult(
+        photo=photo, artifact=photo.master, duplicate=False, notes=tuple(facts.notes)
+    )
 
 
 def _duplicate(artifact: Artifact) -> IngestResult:
@@ -126,7 +128,9 @@ def _duplicate(artifact: Artifact) -> IngestResult:
         photo=photo,
         artifact=artifact,
         duplicate=True,
-        notes=(f"duplicate: this file (sha256 {artifact.sha256}) is already artifact {artifact.pk}",),
+        notes=(
+            f"duplicate: this file (sha256 {artifact.sha256}) is already artifact {artifact.pk}",
+        ),
     )
 
 
@@ -140,7 +144,8 @@ def _checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     carrier = metadata.get("carrier")
     if carrier and carrier not in Photo.Carrier.values:
         raise ImageRejected(
-            f"carrier {carrier!r} is not one of {', '.join(Photo.Carrier.values)}", code="invalid_field"
+            f"carrier {carrier!r} is not one of {', '.join(Photo.Carrier.values)}",
+            code="invalid_field",
         )
     if metadata.get("date"):
         from django.core.exceptions import ValidationError

@@ -77,7 +77,9 @@ def setup_django(data_dir: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--width", type=int, default=3000)
     parser.add_argument("--height", type=int, default=2000)
@@ -95,7 +97,9 @@ def main() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from django.db import connection
 
-    print(f"files: {args.count} x {args.width}x{args.height} JPEG, {total_mb:.0f} MB in all; db: {connection.vendor}")
+    print(
+        f"files: {args.count} x {args.width}x{args.height} JPEG, {total_mb:.0f} MB in all; db: {connection.vendor}"
+    )
     print(f"{'':28}{'seconds':>10}{'files/s':>10}{'MB/s':>10}")
     for label, secs in (("baseline sha256+decode", t_base), ("photo_ingest", t_ingest)):
         print(f"{label:28}{secs:10.2f}{args.count / secs:10.1f}{total_mb / secs:10.1f}")

@@ -136,45 +136,57 @@ C2PA_CERT_CHAIN = env_path("C2PA_CERT_CHAIN", C2PA_DIR / "chain.pem")
 C2PA_PRIVATE_KEY = env_path("C2PA_PRIVATE_KEY", C2PA_DIR / "leaf.key")
 C2PA_TRUST_ANCHORS = env_path("C2PA_TRUST_ANCHORS", C2PA_DIR / "ca.pem")
 
-# Jobs: BROKER_URL=memory runs dramatiq worker threads in this process; redis:// or amqp://
-# use external `python manage.py rundramatiq` workers.
+# Jobs (restoration/jobs.py, restoration/runner.py). BROKER_URL=memory: `manage.py serve` runs
+# dramatiq worker threads in its own process on an in-memory StubBroker; nothing is lost by a
+# crash because jobs are rows first and `serve` re-enqueues unfinished ones at start-up.
+# redis:// or amqp://: any number of `python manage.py rundramatiq` workers.
 BROKER_URL = env_str("BROKER_URL", "memory")
+BROKER_IS_MEMORY = BROKER_URL == "memory"
 DRAMATIQ_WORKER_THREADS = env_int("DRAMATIQ_WORKER_THREADS", 2)
-if BROKER_URL == "memory":
+JOBS_QUEUE = env_str("JOBS_QUEUE", "restoration")
+# A running job's worker refreshes Job.updated_at at least every lease/4 seconds; a job not
+# refreshed for JOB_LEASE_SECONDS is considered abandoned and may be taken over.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)  # claims of one job (crash loops end here)
+JOB_MAX_RETRIES = env_int("JOB_MAX_RETRIES", 5)  # retries of one message on transient errors
+JOB_RETRY_MIN_BACKOFF_MS = env_int("JOB_RETRY_MIN_BACKOFF_MS", 2000)
+JOB_RETRY_MAX_BACKOFF_MS = env_int("JOB_RETRY_MAX_BACKOFF_MS", 300_000)
+# Time limit of one operation, by engine kind; a job's hard limit is the sum over its pipeline.
+JOB_TIME_LIMITS = {
+    "classical": env_int("JOB_TIME_LIMIT_CLASSICAL_S", 900),
+    "ai": env_int("JOB_TIME_LIMIT_AI_S", 3600),
+}
+JOB_MAX_STEPS = env_int("JOB_MAX_STEPS", 20)
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "restoration.worker_boot.ResumeStaleJobs",
+]
+if BROKER_IS_MEMORY:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.stub.StubBroker",
         "OPTIONS": {},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 elif BROKER_URL.startswith(("redis://", "rediss://")):
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": BROKER_URL},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "OPTIONS": {
+            "url": BROKER_URL,
+            # A worker that has not talked to Redis for this long is presumed dead and its
+            # unacknowledged messages are re-delivered (the job lease keeps that harmless).
+            "heartbeat_timeout": env_int("DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS", 60_000),
+            "maintenance_chance": env_int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", 1000),
+        },
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 elif BROKER_URL.startswith(("amqp://", "amqps://")):
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.rabbitmq.RabbitmqBroker",
-        "OPTIONS": {"url": BROKER_URL},
-        "MIDDLEWARE": [
-            "dramatiq.middleware.AgeLimit",
-            "dramatiq.middleware.TimeLimit",
-            "dramatiq.middleware.Callbacks",
-            "dramatiq.middleware.Retries",
-            "django_dramatiq.middleware.DbConnectionsMiddleware",
-        ],
+        "OPTIONS": {"url": BROKER_URL, "confirm_delivery": True},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 else:
     raise ImproperlyConfigured(f"BROKER_URL={BROKER_URL!r}: use memory, redis://... or amqp://...")
@@ -192,10 +204,14 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.base.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ArchiveAutoSchema",
+    # One JSON error shape with the right 4xx (api/errors.py).
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
 }
+# Job submissions per user (POST /api/v1/jobs/); empty disables the throttle.
+ARCHIVE_JOB_SUBMIT_RATE = env_str("ARCHIVE_JOB_SUBMIT_RATE", "30/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Photo restoration archive API",

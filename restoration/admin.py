@@ -23,14 +23,31 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(ReadOnlyAdmin):
-    list_display = ("id", "sha256", "media_type", "width", "height", "role", "generated_by", "created_at")
+    list_display = (
+        "id",
+        "sha256",
+        "media_type",
+        "width",
+        "height",
+        "role",
+        "generated_by",
+        "created_at",
+    )
     list_filter = ("media_type", "role")
     search_fields = ("sha256",)
 
 
 @admin.register(Step)
 class StepAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "operation", "operation_version", "actor", "started_at", "record_hash")
+    list_display = (
+        "id",
+        "kind",
+        "operation",
+        "operation_version",
+        "actor",
+        "started_at",
+        "record_hash",
+    )
     list_filter = ("kind", "operation")
     search_fields = ("record_hash", "operation", "actor", "rationale")
 

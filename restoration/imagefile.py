@@ -70,8 +70,25 @@ def check_filename(name: str) -> str:
     return name
 
 
-_BITS = {"1": 1, "L": 8, "P": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "LA": 8, "YCbCr": 8, "LAB": 8,
-         "I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I": 32, "F": 32, "HSV": 8, "PA": 8}
+_BITS = {
+    "1": 1,
+    "L": 8,
+    "P": 8,
+    "RGB": 8,
+    "RGBA": 8,
+    "CMYK": 8,
+    "LA": 8,
+    "YCbCr": 8,
+    "LAB": 8,
+    "I;16": 16,
+    "I;16B": 16,
+    "I;16L": 16,
+    "I;16N": 16,
+    "I": 32,
+    "F": 32,
+    "HSV": 8,
+    "PA": 8,
+}
 
 
 def inspect_image(
@@ -147,7 +164,9 @@ def inspect_image(
 def _check_pixel_budget(width: int, height: int, max_pixels: int) -> None:
     pixels = width * height
     if width <= 0 or height <= 0:
-        raise ImageRejected(f"the image claims impossible dimensions {width}x{height}", code="corrupt_image")
+        raise ImageRejected(
+            f"the image claims impossible dimensions {width}x{height}", code="corrupt_image"
+        )
     if pixels > max_pixels:
         raise ImageRejected(
             f"the image claims {width}x{height} = {pixels / 1e6:,.0f} megapixels, over the limit "
@@ -190,10 +209,7 @@ def _check_exif_structure(img: Image.Image) -> None:
 
 
 def _bit_depth(img: Image.Image) -> int:
-    if img.mode in _BITS:
-        bits = _BITS[img.mode]
-    else:
-        bits = 8
+    bits = _BITS.get(img.mode, 8)
     # PNG 16-bit RGB(A) opens as RGB/RGBA 8-bit in older Pillow; trust the encoder's info.
     if img.format == "PNG" and img.info.get("bit_depth"):
         return int(img.info["bit_depth"])

@@ -38,7 +38,9 @@ class AppendOnlyModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} #{self.pk} is append-only: update refused")
+            raise AppendOnlyError(
+                f"{type(self).__name__} #{self.pk} is append-only: update refused"
+            )
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
@@ -57,7 +59,9 @@ class ModelWeights(models.Model):
     name = models.CharField(max_length=200, unique=True)
     sha256 = models.CharField(max_length=64, unique=True)
     architecture = models.CharField(max_length=100)
-    purpose = models.CharField(max_length=40, help_text="sr, face_restore, colorize, restoration, other")
+    purpose = models.CharField(
+        max_length=40, help_text="sr, face_restore, colorize, restoration, other"
+    )
     scale = models.PositiveSmallIntegerField(default=1)
     license = models.CharField(max_length=20, choices=License.choices, default=License.UNKNOWN)
     license_note = models.CharField(max_length=300, blank=True)
@@ -159,9 +163,7 @@ class Step(AppendOnlyModel):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["job", "job_index"], name="one_step_per_job_position"
-            )
+            models.UniqueConstraint(fields=["job", "job_index"], name="one_step_per_job_position")
         ]
 
     def __str__(self) -> str:
@@ -191,9 +193,7 @@ class StepOutput(AppendOnlyModel):
 
     class Meta:
         ordering = ["step_id", "role"]
-        constraints = [
-            models.UniqueConstraint(fields=["step", "role"], name="step_output_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["step", "role"], name="step_output_unique")]
 
 
 class StepCitation(AppendOnlyModel):
@@ -228,14 +228,20 @@ class Job(models.Model):
 
     input = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="jobs")
     pipeline = models.JSONField(help_text='ordered list of {"op": ..., "params": {...}}')
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
     progress = models.FloatField(default=0.0)
     current_step = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="jobs"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="jobs",
     )
     on_behalf_of = models.CharField(max_length=300, blank=True)
     seed = models.BigIntegerField(default=0)

@@ -88,7 +88,9 @@ def _register_file(path: Path) -> ScanOutcome:
                 "spandrel_purpose": info.spandrel_purpose,
             },
         )
-    return ScanOutcome(path, "registered", f"{info.architecture} {info.purpose} x{info.scale}", weights)
+    return ScanOutcome(
+        path, "registered", f"{info.architecture} {info.purpose} x{info.scale}", weights
+    )
 
 
 def _free_name(stem: str, sha256: str) -> str:

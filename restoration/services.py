@@ -8,10 +8,10 @@ import io
 import os
 import platform
 import tempfile
-from pathlib import Path
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings

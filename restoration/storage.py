@@ -53,8 +53,10 @@ class AtomicFileSystemStorage(FileSystemStorage):
             with os.fdopen(fd, "wb") as tmp:
                 if hasattr(content, "seek"):
                     content.seek(0)
-                for chunk in content.chunks(CHUNK) if hasattr(content, "chunks") else iter(
-                    lambda: content.read(CHUNK), b""
+                for chunk in (
+                    content.chunks(CHUNK)
+                    if hasattr(content, "chunks")
+                    else iter(lambda: content.read(CHUNK), b"")
                 ):
                     tmp.write(chunk)
                 tmp.flush()
@@ -71,7 +73,6 @@ class AtomicFileSystemStorage(FileSystemStorage):
             Path(tmp_name).unlink(missing_ok=True)
             raise
         return name
-
 
     def _link_into_place(self, content: Any, full_path: Path) -> bool:
         """Hard-link a named temporary file into place (no second copy of a large scan).

@@ -139,10 +139,20 @@ class ColorizeHints(Operation):
         "the optimisation of Levin, Lischinski & Weiss (2004). Lightness is kept from the input."
     )
     params = (
-        ParamSpec("hints", "hints", required=True,
-                  description="[{x, y, color '#rrggbb', radius?, citation?}] or strokes {points, color, ...}"),
-        ParamSpec("solve_pixels", "int", default=250_000, minimum=10_000, maximum=4_000_000,
-                  description="largest working size of the linear system (memory and time grow with it)"),
+        ParamSpec(
+            "hints",
+            "hints",
+            required=True,
+            description="[{x, y, color '#rrggbb', radius?, citation?}] or strokes {points, color, ...}",
+        ),
+        ParamSpec(
+            "solve_pixels",
+            "int",
+            default=250_000,
+            minimum=10_000,
+            maximum=4_000_000,
+            description="largest working size of the linear system (memory and time grow with it)",
+        ),
     )
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
@@ -154,7 +164,11 @@ class ColorizeHints(Operation):
         scale = min(1.0, math.sqrt(params["solve_pixels"] / (h * w)))
         sh, sw = max(2, round(h * scale)), max(2, round(w * scale))
         t0 = time.perf_counter()
-        small_l = cv2.resize(lightness, (sw, sh), interpolation=cv2.INTER_AREA) if scale < 1 else lightness
+        small_l = (
+            cv2.resize(lightness, (sw, sh), interpolation=cv2.INTER_AREA)
+            if scale < 1
+            else lightness
+        )
         fixed, chroma = hint_masks(hints, (sh, sw), (sw / w + sh / h) / 2.0)
         ctx.report(0.1)
         ctx.check_cancel()

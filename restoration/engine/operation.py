@@ -135,11 +135,21 @@ class Operation(ABC):
             "device": ctx.device,
             "software": software_versions(),
             "model": model,
-            "input": {"width": int(image.shape[1]), "height": int(image.shape[0]),
-                      "channels": 1 if image.ndim == 2 else 3, "dtype": str(image.dtype)},
-            "output": {"width": int(applied.image.shape[1]), "height": int(applied.image.shape[0]),
-                       "channels": 1 if applied.image.ndim == 2 else 3},
-            "timings": {"total_s": round(total, 4), **{k: round(v, 4) for k, v in applied.timings.items()}},
+            "input": {
+                "width": int(image.shape[1]),
+                "height": int(image.shape[0]),
+                "channels": 1 if image.ndim == 2 else 3,
+                "dtype": str(image.dtype),
+            },
+            "output": {
+                "width": int(applied.image.shape[1]),
+                "height": int(applied.image.shape[0]),
+                "channels": 1 if applied.image.ndim == 2 else 3,
+            },
+            "timings": {
+                "total_s": round(total, 4),
+                **{k: round(v, 4) for k, v in applied.timings.items()},
+            },
             "facts": facts,
             "citations": citations,
         }
@@ -183,4 +193,4 @@ def list_operations() -> list[Operation]:
 
 def _load_builtin_ops() -> None:
     # Imported here, not at module top, to avoid a cycle (the op modules import this one).
-    from . import ops_ai, ops_classical  # noqa: F401
+    from . import descratch, hints, ops_ai, ops_classical  # noqa: F401

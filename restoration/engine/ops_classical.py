@@ -50,10 +50,21 @@ class Denoise(Operation):
         "with a separate chroma strength, so film grain is removed without smearing colour edges."
     )
     params = (
-        ParamSpec("strength", "float", default=8.0, minimum=0.0, maximum=50.0,
-                  description="filter strength h on the 0..255 scale; 0 returns the input"),
-        ParamSpec("color_strength", "float", minimum=0.0, maximum=50.0,
-                  description="chroma strength; defaults to `strength`"),
+        ParamSpec(
+            "strength",
+            "float",
+            default=8.0,
+            minimum=0.0,
+            maximum=50.0,
+            description="filter strength h on the 0..255 scale; 0 returns the input",
+        ),
+        ParamSpec(
+            "color_strength",
+            "float",
+            minimum=0.0,
+            maximum=50.0,
+            description="chroma strength; defaults to `strength`",
+        ),
         ParamSpec("patch_size", "int", default=7, choices=(3, 5, 7, 9, 11)),
         ParamSpec("search_size", "int", default=21, choices=(11, 15, 21, 27, 35)),
     )
@@ -79,8 +90,14 @@ class Clahe(Operation):
     description = "Contrast-limited adaptive histogram equalisation on lightness (a/b kept)."
     params = (
         ParamSpec("clip_limit", "float", default=2.0, minimum=0.1, maximum=40.0),
-        ParamSpec("grid", "int", default=8, minimum=1, maximum=64,
-                  description="number of tiles along each axis"),
+        ParamSpec(
+            "grid",
+            "int",
+            default=8,
+            minimum=1,
+            maximum=64,
+            description="number of tiles along each axis",
+        ),
     )
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
@@ -101,10 +118,22 @@ class Sharpen(Operation):
     description = "Unsharp mask on lightness: out = L + amount * (L - gaussian(L, radius))."
     params = (
         ParamSpec("amount", "float", default=0.8, minimum=0.0, maximum=5.0),
-        ParamSpec("radius", "float", default=1.5, minimum=0.3, maximum=20.0,
-                  description="gaussian sigma in pixels"),
-        ParamSpec("threshold", "float", default=0.0, minimum=0.0, maximum=0.5,
-                  description="ignore differences below this (0..1 scale): keeps grain flat"),
+        ParamSpec(
+            "radius",
+            "float",
+            default=1.5,
+            minimum=0.3,
+            maximum=20.0,
+            description="gaussian sigma in pixels",
+        ),
+        ParamSpec(
+            "threshold",
+            "float",
+            default=0.0,
+            minimum=0.0,
+            maximum=0.5,
+            description="ignore differences below this (0..1 scale): keeps grain flat",
+        ),
     )
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
@@ -143,8 +172,13 @@ class Grayscale(Operation):
     version = "1.0"
     description = "Convert to one-channel grey."
     params = (
-        ParamSpec("method", "str", default="rec601", choices=("rec601", "rec709", "lightness"),
-                  description="luma weights, or CIE L* rescaled to 0..255"),
+        ParamSpec(
+            "method",
+            "str",
+            default="rec601",
+            choices=("rec601", "rec709", "lightness"),
+            description="luma weights, or CIE L* rescaled to 0..255",
+        ),
     )
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
@@ -209,8 +243,14 @@ class Rotate(Operation):
         fill = params["fill"]
         border = cv2.BORDER_REPLICATE if fill == "edge" else cv2.BORDER_CONSTANT
         value = 255 if fill == "white" else 0
-        out = cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LANCZOS4,
-                             borderMode=border, borderValue=(value, value, value))
+        out = cv2.warpAffine(
+            image,
+            matrix,
+            (out_w, out_h),
+            flags=cv2.INTER_LANCZOS4,
+            borderMode=border,
+            borderValue=(value, value, value),
+        )
         return Applied(out)
 
 
@@ -223,8 +263,12 @@ class ColorTransfer(Operation):
         "2001). With `keep_lightness` only a/b are transferred, so tones of the scan are kept."
     )
     params = (
-        ParamSpec("reference", "artifact", required=True,
-                  description="artifact id of the reference image (input role `reference`)"),
+        ParamSpec(
+            "reference",
+            "artifact",
+            required=True,
+            description="artifact id of the reference image (input role `reference`)",
+        ),
         ParamSpec("strength", "float", default=1.0, minimum=0.0, maximum=1.0),
         ParamSpec("keep_lightness", "bool", default=True),
     )

@@ -151,7 +151,9 @@ def _check_rect(spec: ParamSpec, value: Any) -> dict[str, int]:
         raise ParamError(spec.name, "must be {x, y, width, height} or [x, y, width, height]")
     extra = set(value) - {"x", "y", "width", "height"}
     if extra:
-        raise ParamError(spec.name, f"unknown key {sorted(extra)[0]!r} (allowed: x, y, width, height)")
+        raise ParamError(
+            spec.name, f"unknown key {sorted(extra)[0]!r} (allowed: x, y, width, height)"
+        )
     rect: dict[str, int] = {}
     for key, low in (("x", 0), ("y", 0), ("width", 1), ("height", 1)):
         item = value.get(key)
@@ -199,10 +201,16 @@ def _check_hint(name: str, value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ParamError(name, f"must be an object, got {type(value).__name__}")
     is_stroke = "points" in value
-    allowed = {"points", "color", "radius", "citation"} if is_stroke else {"x", "y", "color", "radius", "citation"}
+    allowed = (
+        {"points", "color", "radius", "citation"}
+        if is_stroke
+        else {"x", "y", "color", "radius", "citation"}
+    )
     extra = set(value) - allowed
     if extra:
-        raise ParamError(name, f"unknown key {sorted(extra)[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        raise ParamError(
+            name, f"unknown key {sorted(extra)[0]!r} (allowed: {', '.join(sorted(allowed))})"
+        )
     hint: dict[str, Any] = {}
     if is_stroke:
         points = value["points"]
@@ -214,8 +222,14 @@ def _check_hint(name: str, value: Any) -> dict[str, Any]:
         hint["x"], hint["y"] = x, y
     hint["color"] = _check_color(f"{name}.color", value.get("color"))
     radius = value.get("radius", 2)
-    if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= MAX_HINT_RADIUS:
-        raise ParamError(f"{name}.radius", f"must be an integer in [0, {MAX_HINT_RADIUS}], got {radius!r}")
+    if (
+        isinstance(radius, bool)
+        or not isinstance(radius, int)
+        or not 0 <= radius <= MAX_HINT_RADIUS
+    ):
+        raise ParamError(
+            f"{name}.radius", f"must be an integer in [0, {MAX_HINT_RADIUS}], got {radius!r}"
+        )
     hint["radius"] = radius
     citation = value.get("citation")
     if citation is not None:
@@ -262,17 +276,28 @@ _HINT_COMMON: dict[str, Any] = {
 def _hints_schema() -> dict[str, Any]:
     point = {
         "type": "object",
-        "properties": {"x": {"type": "integer", "minimum": 0}, "y": {"type": "integer", "minimum": 0}, **_HINT_COMMON},
+        "properties": {
+            "x": {"type": "integer", "minimum": 0},
+            "y": {"type": "integer", "minimum": 0},
+            **_HINT_COMMON,
+        },
         "required": ["x", "y", "color"],
         "additionalProperties": False,
     }
     stroke = {
         "type": "object",
-        "properties": {"points": {"type": "array", "items": _POINT_SCHEMA, "minItems": 1}, **_HINT_COMMON},
+        "properties": {
+            "points": {"type": "array", "items": _POINT_SCHEMA, "minItems": 1},
+            **_HINT_COMMON,
+        },
         "required": ["points", "color"],
         "additionalProperties": False,
     }
-    return {"type": "array", "minItems": 1, "items": {"oneOf": [point, stroke, {"type": "array", "items": point}]}}
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {"oneOf": [point, stroke, {"type": "array", "items": point}]},
+    }
 
 
 _TYPE_SCHEMAS: dict[str, Any] = {

@@ -57,7 +57,9 @@ def rotate(
     n, _, h, w = batched.shape
     # affine_grid works in normalised coordinates; the aspect terms keep the rotation rigid.
     matrix = torch.tensor(
-        [[cos, sin * h / w, 0.0], [-sin * w / h, cos, 0.0]], dtype=batched.dtype, device=batched.device
+        [[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]],
+        dtype=batched.dtype,
+        device=batched.device,
     ).expand(n, 2, 3)
     grid = F.affine_grid(matrix, list(batched.shape), align_corners=False)
     mode = "nearest" if interpolation == InterpolationMode.NEAREST else "bilinear"

@@ -49,7 +49,9 @@ def assert_nothing_written(storage) -> None:
     ],
 )
 def test_accepts_formats_and_modes(isolated_storage, fmt, mode, media_type, bits):
-    result = ingest(image_bytes(fmt, mode=mode, size=(40, 30)), name=f"scan.{fmt.lower()}", title="t")
+    result = ingest(
+        image_bytes(fmt, mode=mode, size=(40, 30)), name=f"scan.{fmt.lower()}", title="t"
+    )
     artifact = result.artifact
     assert not result.duplicate
     assert (artifact.media_type, artifact.width, artifact.height) == (media_type, 40, 30)
@@ -57,7 +59,9 @@ def test_accepts_formats_and_modes(isolated_storage, fmt, mode, media_type, bits
     assert artifact.generated_by is None
     stored = stored_files(isolated_storage)
     assert any(p.name == artifact.sha256 for p in stored)
-    key_path = isolated_storage / "objects" / artifact.sha256[:2] / artifact.sha256[2:4] / artifact.sha256
+    key_path = (
+        isolated_storage / "objects" / artifact.sha256[:2] / artifact.sha256[2:4] / artifact.sha256
+    )
     assert key_path.read_bytes() == image_bytes(fmt, mode=mode, size=(40, 30))
     step = Step.objects.get(produced__artifact=artifact)
     assert step.kind == "ingest" and step.parameters["original_filename"] == f"scan.{fmt.lower()}"
@@ -149,7 +153,9 @@ def test_ingest_step_record_hash_is_recomputable(isolated_storage):
 
 def _png_claiming(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
@@ -167,9 +173,24 @@ def _broken_exif_jpeg() -> bytes:
     ("name", "make", "code", "phrase"),
     [
         ("empty.jpg", lambda: b"", "empty_file", "empty"),
-        ("notes.jpg", lambda: b"Dear diary, this is not a photograph." * 20, "not_an_image", "not an image"),
-        ("cut.jpg", lambda: image_bytes("JPEG", size=(200, 150))[:600], "corrupt_image", "truncated"),
-        ("cut.png", lambda: image_bytes("PNG", size=(200, 150))[:900], "corrupt_image", "truncated"),
+        (
+            "notes.jpg",
+            lambda: b"Dear diary, this is not a photograph." * 20,
+            "not_an_image",
+            "not an image",
+        ),
+        (
+            "cut.jpg",
+            lambda: image_bytes("JPEG", size=(200, 150))[:600],
+            "corrupt_image",
+            "truncated",
+        ),
+        (
+            "cut.png",
+            lambda: image_bytes("PNG", size=(200, 150))[:900],
+            "corrupt_image",
+            "truncated",
+        ),
         ("bomb.png", lambda: _png_claiming(50_000, 50_000), "decompression_bomb", "50000x50000"),
         ("exif.jpg", _broken_exif_jpeg, "broken_exif", "EXIF"),
         ("../../etc/passwd.jpg", lambda: image_bytes("JPEG"), "bad_filename", "path"),
@@ -177,7 +198,9 @@ def _broken_exif_jpeg() -> bytes:
         ("scan.gif", lambda: image_bytes("GIF"), "unsupported_format", "GIF"),
     ],
 )
-def test_bad_input_is_refused_precisely_and_leaves_nothing(isolated_storage, name, make, code, phrase):
+def test_bad_input_is_refused_precisely_and_leaves_nothing(
+    isolated_storage, name, make, code, phrase
+):
     with pytest.raises(ImageRejected) as excinfo:
         ingest(make(), name=name)
     assert excinfo.value.code == code

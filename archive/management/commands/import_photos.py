@@ -24,7 +24,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("directory", type=Path)
-        parser.add_argument("--manifest", type=Path, help="CSV with a 'filename' column and photo fields")
+        parser.add_argument(
+            "--manifest", type=Path, help="CSV with a 'filename' column and photo fields"
+        )
         parser.add_argument("--recursive", action="store_true")
         parser.add_argument("--report", type=Path, help="write the per-file outcome as CSV")
         parser.add_argument("--user", help="username recorded as the one who ingested")
@@ -44,7 +46,9 @@ class Command(BaseCommand):
         bar = tqdm(files, unit="file", file=sys.stderr, disable=None, desc="importing")
         for path in bar:
             rel = str(path.relative_to(root))
-            outcome = self._import_one(path, rel, manifest.get(rel) or manifest.get(path.name), journal, user)
+            outcome = self._import_one(
+                path, rel, manifest.get(rel) or manifest.get(path.name), journal, user
+            )
             outcomes.append((rel, *outcome))
             tqdm.write(f"{outcome[0]:9} {rel}: {outcome[1]}", file=self.stdout)
         self._summary(outcomes, options.get("report"))
@@ -83,7 +87,9 @@ class Command(BaseCommand):
         counts: dict[str, int] = {}
         for _, status, _ in outcomes:
             counts[status] = counts.get(status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no image files"
+        summary = (
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no image files"
+        )
         self.stdout.write(f"done: {summary}")
         if report:
             with report.open("w", newline="", encoding="utf-8") as fh:

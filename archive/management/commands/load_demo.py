@@ -12,7 +12,9 @@ from archive.demo import load_demo
 
 
 class Command(BaseCommand):
-    help = "Load the demo catalogue from ../shared/corpus and register ../shared/models (idempotent)."
+    help = (
+        "Load the demo catalogue from ../shared/corpus and register ../shared/models (idempotent)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--corpus", type=Path, default=settings.SHARED_DIR / "corpus")

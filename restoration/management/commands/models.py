@@ -41,7 +41,9 @@ class Command(BaseCommand):
     def _list(self) -> None:
         rows = list(ModelWeights.objects.order_by("name"))
         if not rows:
-            self.stdout.write("no models registered; put weights in MODELS_DIR and run `models scan`")
+            self.stdout.write(
+                "no models registered; put weights in MODELS_DIR and run `models scan`"
+            )
         for w in rows:
             status = model_usability(w) or "usable"
             self.stdout.write(
