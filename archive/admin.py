@@ -123,14 +123,17 @@ class PhotoAdmin(admin.ModelAdmin):
             filename=upload.name,
             title=data["title"],
             user=request.user,
+            figure_ids=[f.pk for f in data.get("figures") or []],
             metadata={k: data[k] for k in PHOTO_FIELDS if data.get(k) not in (None, "")},
         )
         if result.duplicate:
             self.message_user(request, result.notes[0], level="warning")
         photo = result.photo
         assert photo is not None
+        # The admin goes on to save the figures and inlines against ``obj``: make it the
+        # ingested photo.
         obj.pk, obj.master_id = photo.pk, photo.master_id
-        obj._state.adding = False
+        obj._state.adding, obj._state.db = False, photo._state.db
 
     @admin.display(description=_("master artifact"))
     def master_link(self, obj: Photo) -> str:
