@@ -1,10 +1,10 @@
 """The REST API (mounted at /api/v1/ and, for convenience, /api/). See DESIGN.md, REST contract."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api.views import catalogue, jobs, lineage
+from api.views import catalogue, jobs, lineage, not_found
 
 app_name = "api"
 
@@ -25,4 +25,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     *router.urls,
+    # Anything else under the API that ends in a slash: a JSON 404 (a path without the slash
+    # still gets Django's APPEND_SLASH redirect when the slashed path exists).
+    re_path(r"^.*/$", not_found),
 ]

@@ -178,7 +178,7 @@ elif BROKER_URL.startswith(("redis://", "rediss://")):
             # A worker that has not talked to Redis for this long is presumed dead and its
             # unacknowledged messages are re-delivered (the job lease keeps that harmless).
             "heartbeat_timeout": env_int("DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS", 60_000),
-            "maintenance_chance": env_int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", 1000),
+            "maintenance_chance": env_int("DRAMATIQ_REDIS_MAINTENANCE_CHANCE", 10_000),
         },
         "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["api.schema.only_v1"],
 }
 
 LOGIN_URL = "/accounts/login/"

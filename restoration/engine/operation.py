@@ -92,6 +92,10 @@ class Operation(ABC):
         clean = self.validate(params)
         image = check_image(inputs.image)
         extra = self._check_extra(inputs.extra)
+        for spec in self.params:
+            # An artifact parameter names the file the caller must resolve into that role.
+            if spec.type == "artifact" and spec.name in clean and spec.name not in extra:
+                raise BadInputError(f"{self.name}: input role {spec.name!r} is required")
         _seed_everything(ctx.seed)
         started = time.perf_counter()
         applied = self.apply(OpInputs(image, extra), clean, ctx)

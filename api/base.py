@@ -1,0 +1,85 @@
+"""What every API view shares: JSON errors whatever the Accept header, lenient negotiation,
+the ``format`` query parameter left to the views that use it (PROV, export), pagination, and
+primary keys checked before they reach the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.permissions import ArchivePermission
+
+MAX_ID = 2**63 - 1
+
+
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+
+class LenientNegotiation(DefaultContentNegotiation):
+    """``?format=`` belongs to the PROV and export routes, not to renderer selection, and an
+    unmatched Accept header gets JSON rather than a 406 (errors are JSON in any case)."""
+
+    settings = _NoFormatOverride()  # type: ignore[assignment]
+
+    def select_renderer(self, request: Any, renderers: Any, format_suffix: Any = None) -> Any:
+        try:
+            return super().select_renderer(request, renderers, None)
+        except exceptions.NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+class AnyMediaRenderer(BaseRenderer):
+    """Lets file routes accept any Accept header; they answer with their own HttpResponse."""
+
+    media_type = "*/*"
+    format = "bin"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        return JSONRenderer().render(data) if not isinstance(data, bytes) else data
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class ApiViewMixin:
+    permission_classes = [ArchivePermission]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = LenientNegotiation
+    pagination_class = Pagination
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # NUL characters are refused by PostgreSQL; refuse them here as bad input, not a 500.
+        for key, value in request.query_params.lists():
+            if "\x00" in key or any("\x00" in v for v in value):
+                raise exceptions.ValidationError(
+                    {key.replace("\x00", ""): ["NUL characters are not allowed"]}
+                )
+        for name, value in kwargs.items():
+            if name in {"pk", "id"} and not _valid_id(value):
+                raise exceptions.NotFound()
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+        return response
+
+
+def _valid_id(value: Any) -> bool:
+    try:
+        return 0 < int(value) <= MAX_ID
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,180 @@
+"""Filters (django-filter) and search. Search never joins through a record the user cannot
+see: a photo is found by a figure's name only if that figure is visible to the user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as df
+from django import forms
+from django.db.models import Q, QuerySet
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
+
+from archive.models import Citation, Figure, Note, Photo, ReferenceImage, Source
+from restoration.models import Artifact, Job, ModelWeights
+
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(df.Filter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class ArchiveSearch(SearchFilter):
+    """``?search=`` terms (space separated, all must match), each matched by the view's
+    ``search_q(term, user)``; that one method knows which joins are safe for which user."""
+
+    def filter_queryset(
+        self, request: Request, queryset: QuerySet[Any], view: Any
+    ) -> QuerySet[Any]:
+        terms = [t for t in self.get_search_terms(request) if t][:10]
+        if not terms or not hasattr(view, "search_q"):
+            return queryset
+        for term in terms:
+            queryset = queryset.filter(view.search_q(term[:200], request.user))
+        return queryset
+
+
+def _user(filterset: df.FilterSet) -> Any:
+    return getattr(filterset.request, "user", None)
+
+
+class FigureFilter(df.FilterSet):
+    born_from = df.DateFilter(field_name="birth_latest", lookup_expr="gte")
+    born_to = df.DateFilter(field_name="birth_earliest", lookup_expr="lte")
+    died_from = df.DateFilter(field_name="death_latest", lookup_expr="gte")
+    died_to = df.DateFilter(field_name="death_earliest", lookup_expr="lte")
+    name = df.CharFilter(method="filter_name", label="any of its names contains this")
+    language = df.CharFilter(field_name="names__language", distinct=True, label="has a name in")
+
+    class Meta:
+        model = Figure
+        fields = ["restricted", "wikidata_id"]
+
+    def filter_name(self, queryset: QuerySet[Figure], name: str, value: str) -> QuerySet[Figure]:
+        return queryset.filter(figure_name_q(value))
+
+
+def figure_name_q(term: str) -> Q:
+    from archive.models import FigureName
+
+    return (
+        Q(name__icontains=term)
+        | Q(sort_name__icontains=term)
+        | Q(pk__in=FigureName.objects.filter(name__icontains=term).values("figure_id"))
+    )
+
+
+class SourceFilter(df.FilterSet):
+    date_from = df.DateFilter(field_name="date_latest", lookup_expr="gte")
+    date_to = df.DateFilter(field_name="date_earliest", lookup_expr="lte")
+
+    class Meta:
+        model = Source
+        fields = ["kind", "restricted", "identifier"]
+
+
+class CitationFilter(df.FilterSet):
+    source = IdFilter(field_name="source_id")
+    target_type = df.ChoiceFilter(
+        choices=[(n, n) for n in ("citation", "figure", "note", "photo", "reference", "source")],
+        method="filter_target_type",
+    )
+    target_id = IdFilter(field_name="target_id")
+    step = IdFilter(method="filter_step", label="cited by this restoration step")
+
+    class Meta:
+        model = Citation
+        fields = ["confidence", "restricted"]
+
+    def filter_step(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
+        from archive.selectors import visible_steps
+        from restoration.models import Step, StepCitation
+
+        steps = visible_steps(Step.objects.filter(pk=value), _user(self))
+        cited = StepCitation.objects.filter(step__in=steps.values("pk"))
+        return queryset.filter(pk__in=cited.values("citation_id"))
+
+    def filter_target_type(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        from django.contrib.contenttypes.models import ContentType
+
+        from archive.selectors import citation_target_models
+
+        model = citation_target_models()[value]
+        return queryset.filter(target_type=ContentType.objects.get_for_model(model))
+
+
+class PhotoFilter(df.FilterSet):
+    figure = IdFilter(method="filter_figure", label="shows this figure")
+    date_from = df.DateFilter(field_name="date_latest", lookup_expr="gte")
+    date_to = df.DateFilter(field_name="date_earliest", lookup_expr="lte")
+    master_artifact = IdFilter(field_name="master_id")
+
+    class Meta:
+        model = Photo
+        fields = ["carrier", "restricted", "accession_number", "repository"]
+
+    def filter_figure(self, queryset: QuerySet[Photo], name: str, value: int) -> QuerySet[Photo]:
+        # Through visible figures only: a restricted figure must not be traceable to photos.
+        from archive.selectors import visible_figures
+
+        figures = visible_figures(Figure.objects.filter(pk=value), _user(self))
+        shown = Photo.figures.through.objects.filter(figure__in=figures.values("pk"))
+        return queryset.filter(pk__in=shown.values("photo_id"))
+
+
+class ReferenceFilter(df.FilterSet):
+    figure = IdFilter(field_name="figure_id")
+    artifact = IdFilter(field_name="artifact_id")
+
+    class Meta:
+        model = ReferenceImage
+        fields = ["kind", "restricted"]
+
+
+class NoteFilter(df.FilterSet):
+    figure = IdFilter(field_name="figure_id")
+    photo = IdFilter(field_name="photo_id")
+
+    class Meta:
+        model = Note
+        fields = ["restricted"]
+
+
+class ArtifactFilter(df.FilterSet):
+    sha256 = df.CharFilter(field_name="sha256", label="exact sha256 (hex)")
+    master = df.BooleanFilter(
+        field_name="generated_by", lookup_expr="isnull", label="true: ingested files only"
+    )
+    generated_by = IdFilter(field_name="generated_by_id")
+
+    class Meta:
+        model = Artifact
+        fields = ["media_type", "role"]
+
+
+class JobFilter(df.FilterSet):
+    input = IdFilter(field_name="input_id")
+    mine = df.BooleanFilter(method="filter_mine", label="only jobs I requested")
+
+    class Meta:
+        model = Job
+        fields = ["status"]
+
+    def filter_mine(self, queryset: QuerySet[Job], name: str, value: bool) -> QuerySet[Job]:
+        user = getattr(self.request, "user", None)
+        if value is None or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.filter(requester=user) if value else queryset.exclude(requester=user)
+
+
+class ModelWeightsFilter(df.FilterSet):
+    class Meta:
+        model = ModelWeights
+        fields = ["purpose", "license", "architecture", "available"]

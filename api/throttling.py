@@ -1,0 +1,23 @@
+"""Throttling of job submission: restorations are expensive, so one client cannot flood the
+queue. The rate is read from settings on each request (``ARCHIVE_JOB_SUBMIT_RATE``, e.g.
+``"30/min"``), so tests and deployments can change it without re-importing DRF."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.throttling import UserRateThrottle
+
+
+class JobSubmitThrottle(UserRateThrottle):
+    scope = "job_submit"
+
+    def get_rate(self) -> str | None:
+        return getattr(settings, "ARCHIVE_JOB_SUBMIT_RATE", "60/min") or None
+
+    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+        # The rate is re-read so that a changed setting applies at once.
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)

@@ -1,0 +1,165 @@
+"""Jobs (submit, watch, cancel), the operations this installation can run, registered models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import filters
+from api import serializers as api_serializers
+from api.base import ApiViewMixin
+from api.permissions import CANCEL_ANY_JOB, SUBMIT_JOB
+from api.throttling import JobSubmitThrottle
+from archive import selectors
+from restoration.models import Job, ModelWeights, Step
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List jobs"),
+    retrieve=extend_schema(summary="A job: status, progress (0..1), steps, output"),
+    create=extend_schema(
+        summary="Submit a restoration pipeline",
+        description='`{"input": <artifact id>, "steps": [{"op": "denoise", "params": {...}}]}`. '
+        "The whole pipeline is validated up front (each bad field named, e.g. "
+        "`steps.1.params.strength`) and queued: **202** with the job. Submissions are "
+        "throttled per user (`ARCHIVE_JOB_SUBMIT_RATE`).",
+        request=api_serializers.JobCreateSerializer,
+        responses={202: api_serializers.JobSerializer},
+    ),
+)
+class JobViewSet(
+    ApiViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Job.objects.none()  # for the schema; requests use get_queryset()
+    serializer_class = api_serializers.JobSerializer
+    filterset_class = filters.JobFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "created_at", "status"]
+    lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
+    write_permissions = {"create": [SUBMIT_JOB], "cancel": [SUBMIT_JOB]}
+    extra_error_codes = {"create": ("429",), "cancel": ("409",)}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        steps = Step.objects.order_by("job_index", "id").prefetch_related(
+            "inputs", "produced", "citations", "references"
+        )
+        return (
+            selectors.visible_jobs(Job.objects.all(), self.request.user)
+            .select_related("requester")
+            .prefetch_related(Prefetch("steps", queryset=steps))
+        )
+
+    def get_throttles(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "action", None) == "create":
+            return [JobSubmitThrottle()]
+        return super().get_throttles()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from restoration.jobs import job_create
+
+        form = api_serializers.JobCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        job = job_create(
+            user=request.user,
+            input_id=data["input"],
+            steps=[{"op": s["op"], "params": s.get("params", {})} for s in data["steps"]],
+            seed=data.get("seed", 0),
+            on_behalf_of=data.get("on_behalf_of", ""),
+        )
+        fresh = self.get_queryset().get(pk=job.pk)
+        return Response(self.get_serializer(fresh).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Cancel a job",
+        description="A queued job is cancelled at once; a running one stops at its next tile or "
+        "step boundary. Your own jobs only, unless you may change any job (admins). "
+        "**409** when it already succeeded or failed.",
+        request=None,
+        responses={200: api_serializers.JobSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        from restoration.jobs import job_cancel
+
+        job = self.get_object()
+        if job.requester_id != request.user.pk and not request.user.has_perm(CANCEL_ANY_JOB):
+            raise exceptions.PermissionDenied("you can cancel only the jobs you submitted")
+        job_cancel(job_id=job.pk, user=request.user)
+        fresh = self.get_queryset().get(pk=job.pk)
+        return Response(self.get_serializer(fresh).data)
+
+
+class OperationsView(ApiViewMixin, viewsets.ViewSet):
+    """The operations of the engine registry, with parameter schemas and availability here."""
+
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+    pagination_class = None
+
+    @extend_schema(
+        summary="Operations this installation can run",
+        responses=api_serializers.OperationSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        from restoration.engine import list_operations
+        from restoration.registry import engine_env
+
+        env = engine_env()
+        return Response([_operation(op, env) for op in list_operations()])
+
+    @extend_schema(summary="One operation", responses=api_serializers.OperationSerializer)
+    def retrieve(self, request: Request, name: str | None = None) -> Response:
+        from restoration.engine import ParamError, get_operation
+        from restoration.registry import engine_env
+
+        try:
+            op = get_operation(name or "")
+        except ParamError:
+            raise exceptions.NotFound(f"no operation named {name!r}") from None
+        return Response(_operation(op, engine_env()))
+
+
+def _operation(op: Any, env: Any) -> dict[str, Any]:
+    availability = op.availability(env)
+    return {
+        "name": op.name,
+        "version": op.version,
+        "kind": op.kind,
+        "description": op.description,
+        "params_schema": op.json_schema(),
+        "input_roles": dict(op.input_roles),
+        "output_roles": list(op.output_roles),
+        "available": bool(availability.ok),
+        "reason": availability.reason,
+    }
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Registered model weights"),
+    retrieve=extend_schema(summary="One registered model"),
+)
+class ModelWeightsViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = api_serializers.ModelWeightsSerializer
+    filterset_class = filters.ModelWeightsFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["name", "registered_at", "id"]
+    lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
+    queryset = ModelWeights.objects.all()
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if not selectors.can_view_catalogue(self.request.user):
+            return ModelWeights.objects.none()
+        return ModelWeights.objects.all()

@@ -1,0 +1,283 @@
+"""Artifacts and what hangs off the lineage: the file, the ancestor DAG, W3C PROV, verify and
+the Content Credentials export. A restricted ancestor hides the artifact itself (see
+``archive.selectors``), so none of these can reveal a restricted record."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import filters
+from api import serializers as api_serializers
+from api.base import AnyMediaRenderer, ApiViewMixin
+from api.permissions import RECORD_MANUAL_STEP, RUN_VERIFY
+from api.views.catalogue import _check_content_length
+from archive import selectors
+from restoration.models import Artifact, Step
+
+PROV_MEDIA = {
+    "json": "application/json",
+    "provn": "text/provenance-notation; charset=utf-8",
+    "jsonld": "application/ld+json",
+}
+EXPORT_MEDIA = {"jpeg": "image/jpeg", "png": "image/png"}
+logger = logging.getLogger(__name__)
+
+
+class LineageSerializer(serializers.Serializer):
+    """The ancestor DAG back to the masters (``restoration.selectors.LineageGraph.as_dict``)."""
+
+    root = serializers.IntegerField()
+    direction = serializers.CharField()
+    artifacts = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
+    steps = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
+    edges = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
+    masters = serializers.ListField(child=serializers.IntegerField())
+
+
+def _format_param(choices: dict[str, str], default: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "format", str, OpenApiParameter.QUERY, enum=list(choices), default=default, required=False
+    )
+
+
+def _binary(description: str, media: list[str]) -> dict[Any, Any]:
+    ok: dict[Any, Any] = {
+        (200, m): OpenApiResponse(OpenApiTypes.BINARY, description=description) for m in media
+    }
+    return ok
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List artifacts (immutable, content-addressed files)"),
+    retrieve=extend_schema(summary="An artifact's metadata"),
+)
+class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Artifact.objects.none()  # for the schema; requests use get_queryset()
+    serializer_class = api_serializers.ArtifactSerializer
+    filterset_class = filters.ArtifactFilter
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id", "created_at", "size", "width", "height"]
+    lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
+    write_permissions = {"verify": [RUN_VERIFY]}
+    extra_error_codes = {"export": ("422",)}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.visible_artifacts(Artifact.objects.all(), self.request.user)
+
+    def get_renderers(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "action", None) in {"file", "prov", "export"}:
+            return [JSONRenderer(), AnyMediaRenderer()]
+        return super().get_renderers()
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        # verify writes an AuditRun: it needs the auditor's permission even as a GET.
+        if getattr(self, "action", None) == "verify":
+            self.read_needs_write_perms = True
+        return super().get_permissions()
+
+    @extend_schema(
+        summary="The artifact's bytes",
+        responses=_binary(
+            "the stored file, unmodified", ["image/jpeg", "image/png", "image/tiff", "image/webp"]
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def file(self, request: Request, pk: str | None = None) -> Any:
+        artifact = self.get_object()
+        try:
+            handle = default_storage.open(artifact.storage_key, "rb")
+        except FileNotFoundError:
+            raise exceptions.NotFound(
+                f"the stored file of artifact {artifact.pk} is missing; run verify"
+            ) from None
+        response = FileResponse(handle, content_type=artifact.media_type)
+        response["ETag"] = f'"{artifact.sha256}"'
+        response["Cache-Control"] = "private, max-age=31536000, immutable"
+        response["Content-Disposition"] = f'inline; filename="{artifact.sha256}{_suffix(artifact)}"'
+        return response
+
+    @extend_schema(summary="The ancestor lineage back to the masters", responses=LineageSerializer)
+    @action(detail=True, methods=["get"])
+    def lineage(self, request: Request, pk: str | None = None) -> Response:
+        from restoration.selectors import lineage_ancestors
+
+        artifact = self.get_object()
+        graph = lineage_ancestors(artifact_id=artifact.pk)
+        if not selectors.artifacts_all_visible(set(graph.artifacts), request.user):
+            raise exceptions.NotFound()
+        return Response(graph.as_dict())
+
+    @extend_schema(
+        summary="The lineage as W3C PROV",
+        parameters=[_format_param(PROV_MEDIA, "json")],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="PROV-JSON"
+            ),
+            (200, "application/ld+json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="PROV-JSON-LD"
+            ),
+            (200, "text/provenance-notation"): OpenApiResponse(
+                OpenApiTypes.STR, description="PROV-N"
+            ),
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def prov(self, request: Request, pk: str | None = None) -> HttpResponse:
+        from restoration.exports.prov import lineage_prov
+
+        fmt = _choice(request, PROV_MEDIA, "json")
+        artifact = self._lineage_visible_or_404()
+        body = lineage_prov(artifact_id=artifact.pk, fmt=fmt)  # type: ignore[arg-type]
+        response = HttpResponse(body, content_type=PROV_MEDIA[fmt])
+        response["Content-Disposition"] = f'inline; filename="artifact-{artifact.pk}.prov.{fmt}"'
+        return response
+
+    @extend_schema(
+        summary="Verify the whole lineage (auditors)",
+        description="Re-hashes every file and step record back to the masters, records an audit "
+        "run and reports `{ok, checked, problems}`. Needs the auditor role.",
+        request=None,
+        responses=api_serializers.VerifySerializer,
+    )
+    @action(detail=True, methods=["get", "post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        from restoration.audit import artifact_verify
+
+        artifact = self._lineage_visible_or_404()
+        result = artifact_verify(artifact_id=artifact.pk, user=request.user)
+        return Response(api_serializers.VerifySerializer(result).data)
+
+    @extend_schema(
+        summary="The image with signed Content Credentials (C2PA)",
+        description="The artifact re-encoded as JPEG or PNG with an embedded, signed C2PA "
+        "manifest describing its whole lineage.",
+        parameters=[_format_param(EXPORT_MEDIA, "jpeg")],
+        responses=_binary("the image with its C2PA manifest", list(EXPORT_MEDIA.values())),
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request: Request, pk: str | None = None) -> HttpResponse:
+        fmt = _choice(request, EXPORT_MEDIA, "jpeg")
+        artifact = self._lineage_visible_or_404()
+        data = c2pa_export(artifact_id=artifact.pk, fmt=fmt)
+        response = HttpResponse(data, content_type=EXPORT_MEDIA[fmt])
+        response["Content-Disposition"] = (
+            f'attachment; filename="artifact-{artifact.pk}.c2pa.{fmt}"'
+        )
+        return response
+
+    def _lineage_visible_or_404(self) -> Artifact:
+        from restoration.selectors import lineage_ancestors
+
+        artifact = self.get_object()
+        graph = lineage_ancestors(artifact_id=artifact.pk)
+        if not selectors.artifacts_all_visible(set(graph.artifacts), self.request.user):
+            raise exceptions.NotFound()
+        return artifact
+
+
+def c2pa_export(*, artifact_id: int, fmt: str) -> bytes:
+    """The signed export of ``restoration.exports.c2pa``; a missing signing setup or a C2PA
+    library refusal is a 422 with the reason, not a 500."""
+    import c2pa
+
+    from api.errors import Unprocessable
+    from restoration.exports.c2pa import C2paNotConfigured, artifact_export_c2pa
+
+    try:
+        return artifact_export_c2pa(artifact_id=artifact_id, fmt=fmt)  # type: ignore[arg-type]
+    except C2paNotConfigured as exc:
+        raise Unprocessable(str(exc), code="c2pa_not_configured") from exc
+    except c2pa.C2paError as exc:
+        logger.exception("C2PA export of artifact %s failed", artifact_id)
+        raise Unprocessable(f"the Content Credentials could not be made: {exc}") from exc
+
+
+def _choice(request: Request, choices: dict[str, str], default: str) -> str:
+    value = request.query_params.get("format", default) or default
+    if value not in choices:
+        raise exceptions.ValidationError({"format": [f"must be one of {', '.join(choices)}"]})
+    return value
+
+
+def _suffix(artifact: Artifact) -> str:
+    return {
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "image/tiff": ".tif",
+        "image/webp": ".webp",
+    }.get(artifact.media_type, "")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List restoration steps (lineage activities)"),
+    retrieve=extend_schema(summary="One step's full record"),
+)
+class StepViewSet(
+    ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Step.objects.none()  # for the schema; requests use get_queryset()
+    serializer_class = api_serializers.StepSerializer
+    lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["kind", "operation", "job"]
+    ordering_fields = ["id", "started_at"]
+    write_permissions = {"manual": [RECORD_MANUAL_STEP]}
+    extra_error_codes = {"manual": ("413",)}
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.visible_steps(Step.objects.all(), self.request.user).prefetch_related(
+            "inputs", "produced", "citations", "references"
+        )
+
+    def get_parsers(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "action", None) == "manual" or self.request is None:
+            return [MultiPartParser(), FormParser()]
+        return super().get_parsers()
+
+    @extend_schema(
+        summary="Record a manual step (a retouch made by hand in another tool)",
+        request={"multipart/form-data": api_serializers.ManualStepSerializer},
+        responses={201: api_serializers.StepSerializer},
+    )
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def manual(self, request: Request) -> Response:
+        from restoration.manual import step_record_manual
+
+        _check_content_length(request)
+        form = api_serializers.ManualStepSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        image = data["image"]
+        step = step_record_manual(
+            input_artifact_id=data["input"].pk,
+            image=image,
+            filename=image.name,
+            rationale=data["rationale"],
+            user=request.user,
+            citation_ids=[c.pk for c in data.get("citations", [])],
+            reference_ids=[r.pk for r in data.get("references", [])],
+            on_behalf_of=data.get("on_behalf_of", ""),
+            tool=data.get("tool", ""),
+        )
+        fresh = self.get_queryset().get(pk=step.pk)
+        return Response(self.get_serializer(fresh).data, status=201)

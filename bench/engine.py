@@ -1,0 +1,348 @@
+# ruff: noqa: E402  (the engine is imported after putting the repository root on sys.path)
+"""Speed and memory of the restoration engine. Run: `.venv/bin/python bench/engine.py`.
+
+Prints three tables (timings are wall-clock on this machine, torch with 2 threads):
+
+1. Throughput of every operation, in input megapixels per second, on a ~1 MP photo (old_d.png
+   enlarged to 1024x1024); the AI ones on smaller inputs, said in the table. The face_restore
+   and colorize rows use randomly initialised GFPGAN / DDColor networks: their *speed* is real,
+   their output is noise and is not looked at.
+2. Tiled Real-ESRGAN x4plus against the bare spandrel forward pass on the same image: the
+   ratio of our `sr` operation's time (tiling, blending, conversion included) to
+   `descriptor(tensor)` on the whole image, best of N runs each.
+3. Peak resident memory of a child process running `sr` on 1, 4 and 16 MP inputs at a fixed
+   tile size. Real-ESRGAN needs ~14 s per 0.1 MP on these 2 cores (16 MP would take over an
+   hour), so the memory series uses a randomly initialised SRVGG "Compact" x4 network
+   (32 features, 8 convs) through exactly the same tiling path; Real-ESRGAN's own per-tile
+   peak is measured on a 0.1 MP input. The uint8 result (3·16·MP bytes for x4) is listed apart,
+   since it has to exist whatever the tiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from restoration.engine import ModelRef, OpInputs, RunContext, get_operation, inspect_weights
+from restoration.engine.models import load_model, spandrel_module
+
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+REALESRGAN = SHARED / "models" / "realesrgan-x4plus.fp16.safetensors"
+MTCNN = SHARED / "models" / "mtcnn"
+
+
+def table(title: str, header: list[str], rows: list[list[object]]) -> None:
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join(" --- " for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
+
+
+def photo(side: int) -> np.ndarray:
+    img = np.asarray(Image.open(CORPUS / "old_d.png").convert("RGB"))
+    return cv2.resize(img, (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def ref_for(path: Path, name: str) -> ModelRef:
+    info = inspect_weights(path)
+    return ModelRef(name, path, info.sha256, info.architecture, info.purpose, info.scale)
+
+
+def random_weights(kind: str, folder: Path) -> ModelRef | None:
+    spandrel_module()
+    torch.manual_seed(0)
+    if kind == "compact":
+        from spandrel.architectures.Compact import Compact
+
+        net = Compact(num_in_ch=3, num_out_ch=3, num_feat=32, num_conv=8, upscale=4)
+    elif kind == "gfpgan":
+        from spandrel.architectures.GFPGAN import GFPGAN
+
+        net = GFPGAN(
+            out_size=512,
+            num_style_feat=512,
+            channel_multiplier=2,
+            decoder_load_path=None,
+            fix_decoder=False,
+            num_mlp=8,
+            input_is_latent=True,
+            different_w=True,
+            narrow=1,
+            sft_half=True,
+        )
+    elif kind == "ddcolor":
+        try:
+            from spandrel_extra_arches.architectures.DDColor import DDColor
+        except ImportError:
+            return None
+        net = DDColor(
+            encoder_name="convnext-t",
+            decoder_name="MultiScaleColorDecoder",
+            num_input_channels=3,
+            input_size=(256, 256),
+            nf=512,
+            num_output_channels=2,
+            last_norm="Spectral",
+            do_normalize=False,
+            num_queries=100,
+            num_scales=3,
+            dec_layers=9,
+        )
+    else:
+        raise ValueError(kind)
+    path = folder / f"random-{kind}.pth"
+    torch.save(net.state_dict(), path)
+    return ref_for(path, f"random-{kind}")
+
+
+def timed(op: str, image: np.ndarray, params: dict, ctx: RunContext, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        get_operation(op).run(OpInputs(image, {}), params, ctx)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_throughput(folder: Path) -> None:
+    img = photo(1024)
+    mp = img.shape[0] * img.shape[1] / 1e6
+    rng = np.random.default_rng(0)
+    hints = [
+        {"x": int(x), "y": int(y), "color": "#" + bytes(img[y, x]).hex()}
+        for x, y in zip(rng.integers(0, 1024, 200), rng.integers(0, 1024, 200), strict=True)
+    ]
+    grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    cases: list[tuple[str, np.ndarray, dict, dict[str, np.ndarray], str]] = [
+        ("denoise", img, {}, {}, "strength 8, patch 7, search 21"),
+        ("descratch", img, {}, {}, "defaults"),
+        ("clahe", img, {}, {}, "defaults"),
+        ("sharpen", img, {}, {}, "defaults"),
+        ("upscale", img, {"scale": 2.0}, {}, "scale 2"),
+        ("grayscale", img, {}, {}, "rec601"),
+        ("crop", img, {"rect": [100, 100, 512, 512]}, {}, "512x512"),
+        ("rotate", img, {"angle": 7.0}, {}, "7 degrees, expand"),
+        ("color_transfer", img, {"reference": 1}, {"reference": photo(512)}, "reference 512²"),
+        ("colorize_hints", grey, {"hints": hints}, {}, "200 hints, solve 250k px"),
+    ]
+    rows = []
+    for op, image, params, extra, note in cases:
+        t0 = time.perf_counter()
+        get_operation(op).run(OpInputs(image, extra), params, RunContext())
+        seconds = time.perf_counter() - t0
+        rows.append([op, f"{image.shape[1]}x{image.shape[0]}", note, seconds, mp / seconds])
+    if REALESRGAN.is_file():
+        ref = ref_for(REALESRGAN, "realesrgan")
+        small = photo(128)
+        ctx = RunContext(models={"model": ref})
+        get_operation("sr").run(OpInputs(small), {"model": ref.name}, ctx)  # load once
+        seconds = timed("sr", small, {"model": ref.name}, ctx)
+        rows.append(["sr", "128x128", "Real-ESRGAN x4plus, float32", seconds, 0.016384 / seconds])
+    gfpgan = random_weights("gfpgan", folder)
+    if gfpgan is not None and MTCNN.is_dir():
+        portrait = np.asarray(Image.open(CORPUS / "old_a.png").convert("RGB"))
+        ctx = RunContext(models={"model": gfpgan}, mtcnn_dir=MTCNN)
+        get_operation("face_restore").run(OpInputs(portrait), {"model": gfpgan.name}, ctx)
+        seconds = timed("face_restore", portrait, {"model": gfpgan.name}, ctx)
+        pmp = portrait.shape[0] * portrait.shape[1] / 1e6
+        rows.append(
+            [
+                "face_restore",
+                "298x450",
+                "GFPGAN arch, RANDOM weights: speed only",
+                seconds,
+                pmp / seconds,
+            ]
+        )
+    ddcolor = random_weights("ddcolor", folder)
+    if ddcolor is not None:
+        ctx = RunContext(models={"model": ddcolor})
+        g512 = cv2.cvtColor(photo(512), cv2.COLOR_RGB2GRAY)
+        get_operation("colorize").run(OpInputs(g512), {"model": ddcolor.name}, ctx)
+        seconds = timed("colorize", g512, {"model": ddcolor.name}, ctx)
+        rows.append(
+            [
+                "colorize",
+                "512x512",
+                "DDColor-T arch, RANDOM weights: speed only",
+                seconds,
+                0.262144 / seconds,
+            ]
+        )
+    table(
+        "Throughput (input megapixels per second)",
+        ["operation", "input", "parameters", "seconds", "MP/s"],
+        rows,
+    )
+
+
+def bench_tiling_ratio(side: int, tile: int, repeat: int) -> None:
+    if not REALESRGAN.is_file():
+        print("\n(tiling ratio skipped: Real-ESRGAN weights absent)")
+        return
+    ref = ref_for(REALESRGAN, "realesrgan")
+    descriptor = load_model(ref)
+    img = photo(side)
+    tensor = (
+        torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div(255).unsqueeze(0)
+    )
+    bare = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            descriptor(tensor)
+        bare = min(bare, time.perf_counter() - t0)
+    ctx = RunContext(models={"model": ref})
+    rows = []
+    for label, t in (("auto (whole image fits one tile)", 0), (f"forced tile {tile}", tile)):
+        result = get_operation("sr").run(OpInputs(img), {"model": ref.name, "tile": t}, ctx)
+        seconds = timed("sr", img, {"model": ref.name, "tile": t}, ctx, repeat)
+        facts = result.record["facts"]
+        rows.append(
+            [label, f"{facts['tiles']} x {facts['tile_shape']}", bare, seconds, seconds / bare]
+        )
+    table(
+        f"Tiled Real-ESRGAN x4plus vs bare spandrel forward, {side}x{side} input (best of {repeat})",
+        ["engine tiling", "tiles", "bare forward s", "engine sr s", "ratio"],
+        rows,
+    )
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def child_peak(kind: str, side: int, tile: int, folder: str) -> None:
+    """Runs in a child process: prints JSON with resident memory before the run and its peak.
+
+    getrusage's ru_maxrss survives execve on Linux (the child would inherit the parent's peak),
+    so the peak is VmHWM, reset just before the run through /proc/self/clear_refs.
+    """
+    torch.set_num_threads(2)
+    path = Path(folder)
+    if kind == "realesrgan":
+        ref = ref_for(REALESRGAN, "realesrgan")
+    else:
+        ref = ref_for(path / "random-compact.pth", "c")
+    load_model(ref)
+    img = photo(side)
+    ctx = RunContext(models={"model": ref})
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    baseline = _status_kb("VmRSS")
+    t0 = time.perf_counter()
+    out = get_operation("sr").run(OpInputs(img), {"model": ref.name, "tile": tile}, ctx)
+    seconds = time.perf_counter() - t0
+    peak = _status_kb("VmHWM")
+    print(
+        json.dumps(
+            {
+                "baseline_kb": baseline,
+                "peak_kb": peak,
+                "seconds": seconds,
+                "result_bytes": out.image.nbytes,
+            }
+        )
+    )
+
+
+def bench_memory(folder: Path, sizes: list[int], tile: int) -> None:
+    random_weights("compact", folder)
+    rows = []
+    plans = [("Compact x4 (random, 32f/8c)", s) for s in sizes]
+    if REALESRGAN.is_file():
+        plans.append(("Real-ESRGAN x4plus", 320))
+    for label, side in plans:
+        kind = "realesrgan" if label.startswith("Real") else "compact"
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(side), str(tile), str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        data = json.loads(out.stdout.strip().splitlines()[-1])
+        mb = 1024.0
+        rows.append(
+            [
+                label,
+                f"{side}x{side} ({side * side / 1e6:.2f} MP)",
+                tile,
+                data["peak_kb"] / mb,
+                (data["peak_kb"] - data["baseline_kb"]) / mb,
+                data["result_bytes"] / 2**20,
+                (data["peak_kb"] - data["baseline_kb"]) / mb - data["result_bytes"] / 2**20,
+                data["seconds"],
+            ]
+        )
+    table(
+        "Peak resident memory of `sr` in a fresh process (MiB)",
+        [
+            "network",
+            "input",
+            "tile",
+            "peak RSS",
+            "peak - before run",
+            "uint8 result",
+            "working set",
+            "seconds",
+        ],
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "SIDE", "TILE", "FOLDER"))
+    parser.add_argument("--ratio-side", type=int, default=384)
+    parser.add_argument("--ratio-tile", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sizes", default="1024,2048,4096", help="sides of the memory series")
+    parser.add_argument("--mem-tile", type=int, default=256)
+    args = parser.parse_args()
+    if args.child:
+        kind, side, tile, folder = args.child
+        child_peak(kind, int(side), int(tile), folder)
+        return
+    torch.set_num_threads(2)
+    print("# Restoration engine speed and memory (bench/engine.py)")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for name, step in (
+            ("throughput", lambda: bench_throughput(folder)),
+            (
+                "tiling ratio",
+                lambda: bench_tiling_ratio(args.ratio_side, args.ratio_tile, args.repeat),
+            ),
+            (
+                "memory",
+                lambda: bench_memory(
+                    folder, [int(s) for s in args.sizes.split(",")], args.mem_tile
+                ),
+            ),
+        ):
+            t0 = time.perf_counter()
+            step()
+            print(f"\n({name}: {time.perf_counter() - t0:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

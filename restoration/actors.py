@@ -1,0 +1,38 @@
+"""Dramatiq actors (autodiscovered by django_dramatiq). Thin: ids in, the runner does the work.
+
+``job_run`` is idempotent: a redelivered or duplicated message finds the job ended (skipped),
+busy elsewhere (retried later), or resumes it from its last recorded step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+
+from restoration import runner
+
+
+@dramatiq.actor(
+    actor_name="job_run",
+    queue_name=settings.JOBS_QUEUE,
+    retry_when=runner.should_retry,
+    min_backoff=settings.JOB_RETRY_MIN_BACKOFF_MS,
+    max_backoff=settings.JOB_RETRY_MAX_BACKOFF_MS,
+    on_failure="job_dead",
+    # Default hard limit; job_create's enqueue passes the pipeline's own limit per message.
+    time_limit=sum(settings.JOB_TIME_LIMITS.values()) * 1000,
+)
+def job_run(job_id: int) -> None:
+    runner.run_job(job_id)
+
+
+@dramatiq.actor(actor_name="job_dead", queue_name=settings.JOBS_QUEUE, max_retries=10)
+def job_dead(message: dict[str, Any], exception: dict[str, Any]) -> None:
+    """A ``job_run`` message died (retries exhausted or not retryable): fail its job."""
+    args = message.get("args") or []
+    if not args:
+        return
+    reason = f"{exception.get('type', 'error')}: {exception.get('message', '')}".strip(": ")
+    runner.job_dead(int(args[0]), reason)

@@ -1,0 +1,406 @@
+"""Writes of restoration jobs: create (validating the whole pipeline), transition, cancel, resume.
+
+A job is a row first and a broker message second: the message only carries the job id, so
+losing a message (in-memory broker after a crash, broker outage at commit time) loses nothing;
+``job_resume_stale`` re-enqueues what is unfinished. Every status change goes through
+``job_transition``, a conditional ``UPDATE ... WHERE status = old`` that at most one caller wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+
+from archive.selectors import artifact_is_visible, visible_citations
+from restoration.models import Artifact, Job, ModelWeights
+from restoration.registry import engine_env
+
+logger = logging.getLogger(__name__)
+
+User = AbstractBaseUser | AnonymousUser | None
+Status = Job.Status
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+UNFINISHED = (Status.QUEUED, Status.RUNNING)
+
+# The one allowed-transition table. running -> running is a lease takeover (another worker
+# claims a job whose worker stopped heartbeating); running -> queued releases a claim after a
+# transient error or at an embedded restart, so that the next delivery may claim it again.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
+    Status.RUNNING: frozenset(
+        {Status.RUNNING, Status.QUEUED, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
+    ),
+    Status.SUCCEEDED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+# AI operations whose `model` parameter must name weights of this purpose.
+MODEL_PURPOSES: dict[str, str] = {
+    "sr": "sr",
+    "face_restore": "face_restore",
+    "colorize": "colorize",
+}
+
+
+class JobValidationError(ValidationError):
+    """A job request refused before anything was queued; ``message_dict`` maps each bad field
+    (``input``, ``steps``, ``steps[1].op``, ``steps[0].params.strength``...) to its messages."""
+
+    def __init__(self, errors: Mapping[str, str | list[str]]) -> None:
+        super().__init__({k: v if isinstance(v, list) else [v] for k, v in errors.items()})
+
+
+class InvalidTransition(RuntimeError):
+    """A status change the table does not allow (a programming error, not a race)."""
+
+
+class JobNotCancellable(RuntimeError):
+    """The job already ended (succeeded or failed); its status is in ``status``."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(
+            f"job {job.pk} already {job.status}; only queued or running jobs can be cancelled"
+        )
+        self.status = job.status
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+
+def job_transition(
+    *, job_id: int, old: str, new: str, expect: Mapping[str, Any] | None = None, **changes: Any
+) -> bool:
+    """Move job ``job_id`` from ``old`` to ``new`` if it is still in ``old`` (and matches
+    ``expect``, e.g. ``{"claimed_by": me}``), applying ``changes`` in the same UPDATE.
+
+    Returns False when another caller changed the job first: the conditional UPDATE is the lock,
+    so two workers can never both claim a job, and a late worker cannot overwrite a cancel."""
+    if new not in ALLOWED_TRANSITIONS.get(old, frozenset()):
+        raise InvalidTransition(f"job status {old!r} -> {new!r} is not an allowed transition")
+    stamp = now()
+    changes.setdefault("updated_at", stamp)  # queryset.update() skips auto_now
+    if new in TERMINAL:
+        changes.setdefault("ended_at", stamp)
+    updated = Job.objects.filter(id=job_id, status=old, **(expect or {})).update(
+        status=new, **changes
+    )
+    return updated == 1
+
+
+# --- create ------------------------------------------------------------------------------------
+
+
+def job_create(
+    *,
+    user: User,
+    input_id: Any,
+    steps: Any,
+    seed: int = 0,
+    on_behalf_of: str = "",
+) -> Job:
+    """Validate a whole pipeline and queue it.
+
+    ``steps`` is ``[{"op": name, "params": {...}}, ...]``. Checked up front, each failure named
+    by field: the input artifact exists and ``user`` may see it; every op exists and is
+    available here; params pass the op's validation; ``model`` params name registered weights
+    (by name or id) of the op's purpose whose file is present; ``artifact`` params (e.g.
+    ``color_transfer.reference``) name artifacts ``user`` may see; hint citations exist and are
+    visible. Raises ``JobValidationError``. The stored pipeline keeps the normalised params
+    and, under ``resolved``, the ids they were resolved to. Enqueued on commit."""
+    errors: dict[str, list[str]] = {}
+    artifact = _resolve_input(input_id, user, errors)
+    pipeline = _validate_steps(steps, user, errors)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        errors.setdefault("seed", []).append(f"must be an integer in [0, 2^63), got {seed!r}")
+    if errors:
+        raise JobValidationError(errors)
+    assert artifact is not None and pipeline is not None
+    requester = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        job = Job.objects.create(
+            input=artifact,
+            pipeline=pipeline,
+            requester=requester,
+            on_behalf_of=on_behalf_of,
+            seed=seed,
+        )
+        job_id = job.pk
+        transaction.on_commit(lambda: enqueue(job_id))
+    return job
+
+
+def _resolve_input(input_id: Any, user: User, errors: dict[str, list[str]]) -> Artifact | None:
+    pk = _as_id(input_id)
+    if pk is None:
+        errors.setdefault("input", []).append(f"must be an artifact id (integer), got {input_id!r}")
+        return None
+    artifact = Artifact.objects.filter(pk=pk).first()
+    # An artifact the user may not see is reported exactly like a missing one (no leak).
+    if artifact is None or not artifact_is_visible(pk, user):
+        errors.setdefault("input", []).append(f"artifact {pk} does not exist")
+        return None
+    if artifact.role != "image":
+        errors.setdefault("input", []).append(
+            f"artifact {pk} is a {artifact.role}, not an image; a job needs an image input"
+        )
+        return None
+    return artifact
+
+
+def _as_id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip()) or None
+    return None
+
+
+def _validate_steps(steps: Any, user: User, errors: dict[str, list[str]]) -> list[dict] | None:
+    from restoration.engine import EngineError, ParamError, get_operation
+
+    if not isinstance(steps, list | tuple) or not steps:
+        errors.setdefault("steps", []).append("must be a non-empty list of {op, params}")
+        return None
+    if len(steps) > settings.JOB_MAX_STEPS:
+        errors.setdefault("steps", []).append(
+            f"at most {settings.JOB_MAX_STEPS} steps per job, got {len(steps)}"
+        )
+        return None
+    env = engine_env()
+    pipeline: list[dict] = []
+    for index, spec in enumerate(steps):
+        where = f"steps[{index}]"
+        if not isinstance(spec, Mapping):
+            errors.setdefault(where, []).append("must be an object {op, params}")
+            continue
+        unknown = sorted(str(k) for k in spec if k not in {"op", "params"})
+        if unknown:
+            errors.setdefault(f"{where}.{unknown[0]}", []).append(
+                "unknown key (allowed: op, params)"
+            )
+            continue
+        try:
+            op = get_operation(spec.get("op"))
+        except ParamError as exc:
+            errors.setdefault(f"{where}.op", []).append(exc.message)
+            continue
+        availability = op.availability(env)
+        if not availability.ok:
+            errors.setdefault(f"{where}.op", []).append(
+                f"operation {op.name!r} is unavailable here: {availability.reason}"
+            )
+            continue
+        try:
+            params = op.validate(spec.get("params"))
+        except ParamError as exc:
+            field = exc.field if exc.field == "params" else f"params.{exc.field}"
+            errors.setdefault(f"{where}.{field}", []).append(exc.message)
+            continue
+        except EngineError as exc:
+            errors.setdefault(f"{where}.params", []).append(str(exc))
+            continue
+        resolved = _resolve_references(op, params, user, f"{where}.params", errors)
+        pipeline.append({"op": op.name, "params": params, "resolved": resolved})
+    return pipeline
+
+
+def _resolve_references(
+    op: Any, params: dict[str, Any], user: User, where: str, errors: dict[str, list[str]]
+) -> dict[str, dict[str, int]]:
+    """Turn model / artifact params into ids (checked now; the runner loads them by id)."""
+    resolved: dict[str, dict[str, int]] = {"models": {}, "artifacts": {}}
+    for spec in op.params:
+        value = params.get(spec.name)
+        if value is None:
+            continue
+        field = f"{where}.{spec.name}"
+        if spec.type == "model":
+            weights, message = _resolve_weights(op.name, value)
+            if weights is None:
+                errors.setdefault(field, []).append(message)
+            else:
+                resolved["models"][spec.name] = weights.pk
+        elif spec.type == "artifact":
+            pk = _as_id(value)
+            if pk is None or not artifact_is_visible(pk, user):
+                errors.setdefault(field, []).append(f"artifact {value!r} does not exist")
+            else:
+                resolved["artifacts"][spec.name] = pk
+        elif spec.type == "hints":
+            _check_hint_citations(value, user, field, errors)
+    return resolved
+
+
+def _resolve_weights(op_name: str, value: Any) -> tuple[ModelWeights | None, str]:
+    from restoration.registry import ModelNotUsable, model_resolve, model_usability
+
+    purpose = MODEL_PURPOSES.get(op_name)
+    try:
+        if purpose:
+            return model_resolve(value, purpose=purpose), ""
+        # An op that takes a model of any purpose: resolve by id or name, check usability.
+        pk = _as_id(value)
+        weights = ModelWeights.objects.filter(pk=pk).first() if pk is not None else None
+        if weights is None and isinstance(value, str):
+            weights = ModelWeights.objects.filter(name=value).first()
+        if weights is None:
+            raise ModelNotUsable(f"no registered model named or numbered {value!r}")
+        reason = model_usability(weights)
+        if reason:
+            raise ModelNotUsable(reason)
+        return weights, ""
+    except ModelNotUsable as exc:
+        message = str(exc)
+        if purpose:
+            names = list(
+                ModelWeights.objects.filter(purpose=purpose, available=True).values_list(
+                    "name", flat=True
+                )[:20]
+            )
+            message += f" (registered {purpose} models: {', '.join(names) or 'none'})"
+        return None, message
+
+
+def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, list[str]]) -> None:
+    from archive.models import Citation
+
+    wanted: dict[int, list[int]] = {}
+    for index, hint in enumerate(hints or []):
+        citation = hint.get("citation") if isinstance(hint, Mapping) else None
+        if citation is None:
+            continue
+        pk = _as_id(citation)
+        if pk is None:
+            errors.setdefault(f"{field}[{index}].citation", []).append(
+                f"must be a citation id, got {citation!r}"
+            )
+            continue
+        wanted.setdefault(pk, []).append(index)
+    if not wanted:
+        return
+    found = set(
+        visible_citations(Citation.objects.filter(pk__in=wanted), user).values_list("pk", flat=True)
+    )
+    for pk, indexes in sorted(wanted.items()):
+        if pk not in found:
+            for index in indexes:
+                errors.setdefault(f"{field}[{index}].citation", []).append(
+                    f"citation {pk} does not exist"
+                )
+
+
+# --- enqueue, cancel, resume -------------------------------------------------------------------
+
+
+def job_time_limit_s(pipeline: Sequence[Mapping[str, Any]]) -> int:
+    """The hard limit of one run of the job: the per-operation limits summed, plus a margin."""
+    from restoration.engine import EngineError, get_operation
+
+    total = 60
+    for spec in pipeline:
+        try:
+            kind = get_operation(spec["op"]).kind
+        except EngineError:
+            kind = "classical"
+        total += settings.JOB_TIME_LIMITS.get(kind, settings.JOB_TIME_LIMITS["classical"])
+    return total
+
+
+def enqueue(job_id: int) -> bool:
+    """Send the job's message. A broker failure is logged, not raised: the row stays queued and
+    ``job_resume_stale`` sends it again, so the request that created it still succeeds."""
+    from restoration.actors import job_run
+
+    try:
+        pipeline = Job.objects.values_list("pipeline", flat=True).get(pk=job_id)
+        job_run.send_with_options(args=(job_id,), time_limit=job_time_limit_s(pipeline) * 1000)
+    except Exception:  # broker down: the job is a row first, resume picks it up
+        logger.exception("could not enqueue job %s; it stays queued until resumed", job_id)
+        return False
+    return True
+
+
+def job_cancel(*, job_id: int, user: User = None) -> Job:
+    """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next
+    tile or step boundary (the runner polls ``cancel_requested``); a running job whose worker
+    died (lease expired) is cancelled at once. Cancelling a cancelled job is a no-op; a job that
+    already succeeded or failed raises ``JobNotCancellable``. Permission checks are the
+    caller's (the API decides who may cancel whose job)."""
+    who = user.get_username() if user is not None and user.is_authenticated else ""
+    reason = f"cancelled by {who}" if who else "cancelled"
+    Job.objects.filter(id=job_id, status__in=UNFINISHED).update(cancel_requested=True)
+    if not job_transition(job_id=job_id, old=Status.QUEUED, new=Status.CANCELLED, error=reason):
+        stale = now() - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        job_transition(
+            job_id=job_id,
+            old=Status.RUNNING,
+            new=Status.CANCELLED,
+            expect={"updated_at__lt": stale},
+            error=reason,
+        )
+    job = Job.objects.get(pk=job_id)
+    if job.status in (Status.SUCCEEDED, Status.FAILED):
+        raise JobNotCancellable(job)
+    return job
+
+
+def job_resume_stale(*, embedded: bool | None = None, queued_grace_s: int = 300) -> list[int]:
+    """Re-enqueue jobs left unfinished by a crash; returns their ids.
+
+    Embedded mode (``BROKER_URL=memory``, the default for ``embedded=None``): this process is
+    the only worker and its in-memory queue died with the last one, so every running job is
+    released to queued (its half-done step is redone; recorded steps are reused) and every
+    queued job is sent again. With an external broker, messages survive worker crashes and are
+    re-delivered; only running jobs whose lease expired, and queued jobs untouched for
+    ``queued_grace_s`` (a lost send), are sent again. A duplicate message is harmless: the
+    claim is conditional and a job that already ended is skipped."""
+    if embedded is None:
+        embedded = settings.BROKER_IS_MEMORY
+    if embedded:
+        for job_id in Job.objects.filter(status=Status.RUNNING).values_list("id", flat=True):
+            job_transition(
+                job_id=job_id,
+                old=Status.RUNNING,
+                new=Status.QUEUED,
+                claimed_by="",
+                error="resumed after a restart; the unfinished step is redone",
+            )
+        ids = list(
+            Job.objects.filter(status=Status.QUEUED).order_by("id").values_list("id", flat=True)
+        )
+    else:
+        stamp = now()
+        lease = stamp - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        grace = stamp - dt.timedelta(seconds=queued_grace_s)
+        candidates = Job.objects.filter(
+            Q(status=Status.RUNNING, updated_at__lt=lease)
+            | Q(status=Status.QUEUED, updated_at__lt=grace)
+        ).values_list("id", "updated_at")
+        # Touching updated_at conditionally elects one sender per stale job when several
+        # workers sweep at once; the delivery then takes over once the lease runs out.
+        ids = [
+            job_id
+            for job_id, seen in candidates.order_by("id")
+            if Job.objects.filter(id=job_id, updated_at=seen).update(updated_at=stamp) == 1
+        ]
+    for job_id in ids:
+        enqueue(job_id)
+    if ids:
+        logger.info("resumed %d unfinished job(s): %s", len(ids), ids[:20])
+    return ids

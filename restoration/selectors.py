@@ -1,0 +1,356 @@
+"""Reads of the lineage: the ancestor and descendant DAG of an artifact.
+
+Both directions are one recursive CTE (SQLite and PostgreSQL alike) used as a subquery by a
+fixed set of ORM queries, so the number of queries does not grow with the size of the DAG:
+artifacts, steps, step inputs, step outputs, step citations, step references (six in all).
+``UNION`` (not ``UNION ALL``) in the CTE visits each artifact once, so diamonds (one master used
+as image and as reference, a mask derived from the same parent) stay linear.
+
+A graph is closed over its steps: every input and output of an included step is included,
+so an ancestor graph also holds a step's sibling outputs (e.g. a mask made beside the image)
+and a descendant graph holds the other inputs of the steps that used the artifact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
+
+from restoration.hashing import InputRef, OutputRef, StepRecord
+from restoration.models import (
+    Artifact,
+    Step,
+    StepCitation,
+    StepInput,
+    StepOutput,
+    StepReference,
+)
+
+Direction = Literal["ancestors", "descendants"]
+
+
+@dataclass(frozen=True)
+class InputLink:
+    step_id: int
+    artifact_id: int
+    role: str
+    position: int
+    sha256: str
+    generating_step_hash: str | None  # record_hash of the input's generated_by step, today
+
+
+@dataclass(frozen=True)
+class OutputLink:
+    step_id: int
+    artifact_id: int
+    role: str
+    sha256: str
+
+
+@dataclass
+class StepParts:
+    """The rows around one step that its record_hash covers (plus catalogue details)."""
+
+    inputs: list[InputLink] = field(default_factory=list)
+    outputs: list[OutputLink] = field(default_factory=list)
+    citations: list[Any] = field(default_factory=list)  # archive.Citation, with .source
+    references: list[Any] = field(default_factory=list)  # archive.ReferenceImage, with .artifact
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``used``: the step read the artifact; ``generated``: the step produced it."""
+
+    kind: Literal["used", "generated"]
+    step_id: int
+    artifact_id: int
+    role: str
+    position: int = 0
+
+
+@dataclass
+class LineageGraph:
+    root_id: int
+    direction: Direction
+    artifacts: dict[int, Artifact]  # by id, ascending
+    steps: dict[int, Step]  # by id, ascending: a topological order (inputs exist first)
+    parts: dict[int, StepParts]  # by step id
+
+    @property
+    def root(self) -> Artifact:
+        return self.artifacts[self.root_id]
+
+    @property
+    def edges(self) -> list[Edge]:
+        edges: list[Edge] = []
+        for step_id, parts in self.parts.items():
+            edges += [
+                Edge("used", step_id, i.artifact_id, i.role, i.position) for i in parts.inputs
+            ]
+            edges += [Edge("generated", step_id, o.artifact_id, o.role) for o in parts.outputs]
+        return edges
+
+    @property
+    def masters(self) -> list[Artifact]:
+        """Origins: artifacts no step generated (ingested masters, reference scans)."""
+        return [a for a in self.artifacts.values() if a.generated_by_id is None]
+
+    def ingest_step(self, artifact_id: int) -> Step | None:
+        """The ingest step that recorded a master, when it is part of the graph."""
+        for step_id, parts in self.parts.items():
+            if self.steps[step_id].kind == "ingest" and any(
+                o.artifact_id == artifact_id for o in parts.outputs
+            ):
+                return self.steps[step_id]
+        return None
+
+    def generating_step(self, artifact_id: int) -> Step | None:
+        artifact = self.artifacts.get(artifact_id)
+        if artifact is None or artifact.generated_by_id is None:
+            return None
+        return self.steps.get(artifact.generated_by_id)
+
+    def record(self, step_id: int) -> StepRecord:
+        return stored_step_record(self.steps[step_id], self.parts[step_id])
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data for the API and the pages."""
+        return {
+            "root": self.root_id,
+            "direction": self.direction,
+            "artifacts": [artifact_summary(a) for a in self.artifacts.values()],
+            "steps": [step_summary(s, self.parts[s.pk]) for s in self.steps.values()],
+            "edges": [
+                {
+                    "kind": e.kind,
+                    "step": e.step_id,
+                    "artifact": e.artifact_id,
+                    "role": e.role,
+                    "position": e.position,
+                }
+                for e in self.edges
+            ],
+            "masters": [a.pk for a in self.masters],
+        }
+
+
+def artifact_summary(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "id": artifact.pk,
+        "sha256": artifact.sha256,
+        "size": artifact.size,
+        "media_type": artifact.media_type,
+        "width": artifact.width,
+        "height": artifact.height,
+        "role": artifact.role,
+        "generated_by": artifact.generated_by_id,
+    }
+
+
+def step_summary(step: Step, parts: StepParts) -> dict[str, Any]:
+    return {
+        "id": step.pk,
+        "kind": step.kind,
+        "operation": step.operation,
+        "operation_version": step.operation_version,
+        "parameters": step.parameters,
+        "model": {"sha256": step.model_sha256, "architecture": step.model_architecture},
+        "software": step.software,
+        "device": step.device,
+        "seed": step.seed,
+        "actor": step.actor,
+        "on_behalf_of": step.on_behalf_of,
+        "started_at": step.started_at.isoformat(),
+        "ended_at": step.ended_at.isoformat(),
+        "rationale": step.rationale,
+        "change_summary": step.change_summary,
+        "record_hash": step.record_hash,
+        "inputs": [
+            {"artifact": i.artifact_id, "role": i.role, "position": i.position}
+            for i in parts.inputs
+        ],
+        "outputs": [{"artifact": o.artifact_id, "role": o.role} for o in parts.outputs],
+        "citations": [c.pk for c in parts.citations],
+        "references": [r.pk for r in parts.references],
+    }
+
+
+def _ancestor_ids_sql(artifact_id: int) -> tuple[str, list[Any]]:
+    a, si = Artifact._meta.db_table, StepInput._meta.db_table
+    # CAST: PostgreSQL must know the seed's type for the recursive term to type-check.
+    sql = (
+        f"WITH RECURSIVE lineage_up(id) AS ("
+        f" SELECT CAST(%s AS BIGINT)"
+        f" UNION"
+        f" SELECT si.artifact_id FROM lineage_up"
+        f" JOIN {a} art ON art.id = lineage_up.id"
+        f" JOIN {si} si ON si.step_id = art.generated_by_id"
+        f") SELECT id FROM lineage_up"
+    )
+    return sql, [artifact_id]
+
+
+def _descendant_ids_sql(artifact_id: int) -> tuple[str, list[Any]]:
+    si, so = StepInput._meta.db_table, StepOutput._meta.db_table
+    sql = (
+        f"WITH RECURSIVE lineage_down(id) AS ("
+        f" SELECT CAST(%s AS BIGINT)"
+        f" UNION"
+        f" SELECT so.artifact_id FROM lineage_down"
+        f" JOIN {si} si ON si.artifact_id = lineage_down.id"
+        f" JOIN {so} so ON so.step_id = si.step_id"
+        f") SELECT id FROM lineage_down"
+    )
+    return sql, [artifact_id]
+
+
+def lineage_ancestors(*, artifact_id: int) -> LineageGraph:
+    """Everything the artifact was made from, back to the masters (6 queries).
+
+    Raises ``Artifact.DoesNotExist`` for an unknown id."""
+    sql, params = _ancestor_ids_sql(artifact_id)
+    member = RawSQL(sql, params)
+    # Masters have no generated_by (they are origins); their ingest steps come in through
+    # StepOutput so that who ingested what, and when, is part of the lineage too.
+    step_filter = Q(
+        id__in=Artifact.objects.filter(id__in=member, generated_by__isnull=False).values(
+            "generated_by_id"
+        )
+    ) | Q(
+        id__in=StepOutput.objects.filter(
+            artifact_id__in=RawSQL(sql, params), step__kind="ingest"
+        ).values("step_id")
+    )
+    return _graph(artifact_id, "ancestors", Q(id__in=member), step_filter)
+
+
+def lineage_descendants(*, artifact_id: int) -> LineageGraph:
+    """Everything made from the artifact, directly or not (6 queries)."""
+    sql, params = _descendant_ids_sql(artifact_id)
+    member = RawSQL(sql, params)
+    step_filter = Q(id__in=StepInput.objects.filter(artifact_id__in=member).values("step_id"))
+    return _graph(artifact_id, "descendants", Q(id__in=member), step_filter)
+
+
+def lineage_graph(*, artifact_id: int, direction: Direction = "ancestors") -> LineageGraph:
+    if direction == "ancestors":
+        return lineage_ancestors(artifact_id=artifact_id)
+    if direction == "descendants":
+        return lineage_descendants(artifact_id=artifact_id)
+    raise ValueError(f"direction must be 'ancestors' or 'descendants', not {direction!r}")
+
+
+def _graph(
+    artifact_id: int, direction: Direction, artifact_filter: Q, step_filter: Q
+) -> LineageGraph:
+    artifacts = {a.pk: a for a in Artifact.objects.filter(artifact_filter).order_by("id")}
+    if artifact_id not in artifacts:
+        raise Artifact.DoesNotExist(f"no artifact with id {artifact_id}")
+    steps = {
+        s.pk: s for s in Step.objects.filter(step_filter).select_related("weights").order_by("id")
+    }
+    step_ids = Q(step__in=Step.objects.filter(step_filter).values("id"))
+    parts, extra = load_step_parts(step_ids, step_ids_known=steps.keys())
+    for artifact in extra:
+        artifacts.setdefault(artifact.pk, artifact)
+    artifacts = dict(sorted(artifacts.items()))
+    return LineageGraph(
+        root_id=artifact_id, direction=direction, artifacts=artifacts, steps=steps, parts=parts
+    )
+
+
+def load_step_parts(
+    step_filter: Q, *, step_ids_known: Iterable[int]
+) -> tuple[dict[int, StepParts], list[Artifact]]:
+    """Inputs, outputs, citations and references of a set of steps, in four queries.
+
+    ``step_filter`` is a Q over the link tables' ``step`` field. Returns the parts by step id
+    and the artifacts met on the way (inputs and outputs), which the caller may merge."""
+    parts: dict[int, StepParts] = {step_id: StepParts() for step_id in step_ids_known}
+    seen: dict[int, Artifact] = {}
+    inputs = (
+        StepInput.objects.filter(step_filter)
+        .select_related("artifact")
+        .annotate(generating_step_hash=F("artifact__generated_by__record_hash"))
+        .order_by("step_id", "role", "position")
+    )
+    for row in inputs:
+        seen[row.artifact_id] = row.artifact
+        parts.setdefault(row.step_id, StepParts()).inputs.append(
+            InputLink(
+                step_id=row.step_id,
+                artifact_id=row.artifact_id,
+                role=row.role,
+                position=row.position,
+                sha256=row.artifact.sha256,
+                generating_step_hash=row.generating_step_hash,
+            )
+        )
+    outputs = (
+        StepOutput.objects.filter(step_filter)
+        .select_related("artifact")
+        .order_by("step_id", "role")
+    )
+    for row in outputs:
+        seen[row.artifact_id] = row.artifact
+        parts.setdefault(row.step_id, StepParts()).outputs.append(
+            OutputLink(
+                step_id=row.step_id,
+                artifact_id=row.artifact_id,
+                role=row.role,
+                sha256=row.artifact.sha256,
+            )
+        )
+    citations = (
+        StepCitation.objects.filter(step_filter)
+        .select_related("citation__source")
+        .order_by("step_id", "citation_id")
+    )
+    for row in citations:
+        parts.setdefault(row.step_id, StepParts()).citations.append(row.citation)
+    references = (
+        StepReference.objects.filter(step_filter)
+        .select_related("reference__artifact")
+        .order_by("step_id", "reference_id")
+    )
+    for row in references:
+        parts.setdefault(row.step_id, StepParts()).references.append(row.reference)
+    return parts, list(seen.values())
+
+
+def stored_step_record(step: Step, parts: StepParts) -> StepRecord:
+    """The step's record as the database holds it today, for re-hashing.
+
+    Mirrors ``restoration.services.step_record``: any difference between what was hashed then
+    and what is stored now changes the hash."""
+    return StepRecord(
+        kind=step.kind,
+        operation=step.operation,
+        operation_version=step.operation_version,
+        parameters=step.parameters,
+        model_sha256=step.model_sha256,
+        model_architecture=step.model_architecture,
+        software=step.software,
+        device=step.device,
+        seed=step.seed,
+        actor=step.actor,
+        on_behalf_of=step.on_behalf_of,
+        started_at=step.started_at,
+        ended_at=step.ended_at,
+        rationale=step.rationale,
+        citation_ids=[c.pk for c in parts.citations],
+        reference_ids=[r.pk for r in parts.references],
+        inputs=[
+            InputRef(
+                role=i.role, position=i.position, sha256=i.sha256, step_hash=i.generating_step_hash
+            )
+            for i in parts.inputs
+        ],
+        outputs=[OutputRef(role=o.role, sha256=o.sha256) for o in parts.outputs],
+        run_record=step.run_record,
+        change_summary=step.change_summary,
+    )

@@ -1,0 +1,156 @@
+"""Small presentation helpers for the page templates."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+_BCP47 = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+
+
+@register.filter
+def bcp47(tag: str) -> str:
+    """A language tag safe for a ``lang`` attribute (browsers pick CJK fonts from it)."""
+    tag = (tag or "").strip()
+    return tag if _BCP47.match(tag) else ""
+
+
+@register.filter
+def as_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+@register.simple_tag
+def edtf(value: str) -> SafeString:
+    """An EDTF date with a plain-language reading next to the stored form."""
+    value = (value or "").strip()
+    if not value:
+        return format_html("{}", "—")
+    reading = edtf_reading(value)
+    if reading == value:
+        return format_html('<span class="edtf">{}</span>', value)
+    return format_html('{} <span class="muted mono" title="EDTF">({})</span>', reading, value)
+
+
+def edtf_reading(value: str) -> str:
+    if "/" in value:
+        start, _sep, end = value.partition("/")
+        return f"{edtf_reading(start) if start not in ('', '..') else '…'} – {edtf_reading(end) if end not in ('', '..') else '…'}"
+    core = value.rstrip("~?%")
+    if re.fullmatch(r"\d{3}X", core):
+        core = _("the %(decade)ss") % {"decade": core[:3] + "0"}
+    elif re.fullmatch(r"\d{2}XX", core):
+        core = _("the %(century)ss") % {"century": core[:2] + "00"}
+    if value.endswith("%"):
+        return _("about %(date)s (uncertain)") % {"date": core}
+    if value.endswith("~"):
+        return _("about %(date)s") % {"date": core}
+    if value.endswith("?"):
+        return _("%(date)s (uncertain)") % {"date": core}
+    return core
+
+
+@register.filter
+def short_sha(value: str, length: int = 12) -> str:
+    return (value or "")[:length]
+
+
+@register.filter
+def summary_items(summary: Any) -> list[tuple[str, str]]:
+    """A step's change summary (restoration/engine/change.py) as readable pairs; keys this
+    page does not know are shown as they are, so a newer summary version still displays."""
+    if not isinstance(summary, dict):
+        return []
+    items: list[tuple[str, str]] = []
+    if summary.get("identical"):
+        items.append((_("Identical to its input"), _("yes")))
+    if summary.get("size_changed"):
+        before, after = (
+            summary.get("input_size") or ["?", "?"],
+            summary.get("output_size") or ["?", "?"],
+        )
+        items.append((_("Size"), f"{before[0]}×{before[1]} → {after[0]}×{after[1]}"))
+    if isinstance(summary.get("mad"), (int, float)):
+        items.append(
+            (
+                _("Mean absolute difference"),
+                f"{summary['mad']:.4f} ({summary['mad'] * 255:.1f}/255)",
+            )
+        )
+    if isinstance(summary.get("psnr_db"), (int, float)):
+        items.append(("PSNR", f"{summary['psnr_db']:.1f} dB"))
+    if isinstance(summary.get("ssim"), (int, float)):
+        items.append(("SSIM", f"{summary['ssim']:.3f}"))
+    if isinstance(summary.get("changed_fraction"), (int, float)):
+        threshold = summary.get("threshold")
+        label = _("Pixels changed")
+        if isinstance(threshold, (int, float)):
+            label = _("Pixels changed by more than %(t)s/255") % {"t": round(threshold * 255)}
+        items.append((label, f"{summary['changed_fraction'] * 100:.1f} %"))
+    regions = summary.get("regions")
+    if isinstance(regions, list):
+        items.append((_("Changed regions"), _("%(n)d region(s)") % {"n": len(regions)}))
+    known = {
+        "version",
+        "identical",
+        "size_changed",
+        "input_size",
+        "output_size",
+        "analysis_size",
+        "mad",
+        "psnr_db",
+        "ssim",
+        "threshold",
+        "changed_fraction",
+        "regions",
+    }
+    for key, value in summary.items():
+        if key not in known:
+            text = (
+                json.dumps(value, ensure_ascii=False, sort_keys=True)
+                if isinstance(value, (dict, list))
+                else str(value)
+            )
+            items.append((str(key).replace("_", " "), text[:300]))
+    return items
+
+
+@register.filter
+def region_boxes(summary: Any) -> list[dict[str, float]]:
+    """Changed regions as percentages of the output, to outline them over the heat map."""
+    if not isinstance(summary, dict):
+        return []
+    size = summary.get("output_size") or []
+    regions = summary.get("regions") or []
+    if len(size) != 2 or not all(isinstance(v, (int, float)) and v > 0 for v in size):
+        return []
+    width, height = float(size[0]), float(size[1])
+    boxes = []
+    for region in regions[:20]:
+        try:
+            boxes.append(
+                {
+                    "left": 100 * region["x"] / width,
+                    "top": 100 * region["y"] / height,
+                    "width": 100 * region["width"] / width,
+                    "height": 100 * region["height"] / height,
+                }
+            )
+        except (KeyError, TypeError):
+            continue
+    return boxes
