@@ -35,6 +35,19 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ArchiveAutoSchema(AutoSchema):
+    def _resolve_path_parameters(self, variables: Any) -> list[dict[str, Any]]:
+        # Routes accept any segment so that a bad id is a JSON 404 (see api.base), but the
+        # contract is a positive integer id and an operation name.
+        parameters = super()._resolve_path_parameters(variables)
+        for parameter in parameters:
+            if parameter["name"] == "id":
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+                parameter.setdefault("description", "the record's id")
+            elif parameter["name"] == "name":
+                parameter["schema"] = {"type": "string", "pattern": "^[a-z_][a-z0-9_]*$"}
+                parameter["description"] = "an operation name, e.g. denoise"
+        return parameters
+
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for code in self._error_codes():

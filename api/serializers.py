@@ -559,8 +559,13 @@ class OperationSerializer(serializers.Serializer):
 
 class VerifySerializer(serializers.Serializer):
     ok = serializers.BooleanField()
-    checked = serializers.IntegerField()
-    problems = serializers.ListField(child=serializers.JSONField())
+    checked = serializers.IntegerField(help_text="files and step records re-hashed")
+    problems = serializers.ListField(
+        child=serializers.DictField(child=serializers.JSONField()),
+        help_text="each with kind (file_missing, file_changed, record_changed, chain_broken), "
+        "artifact and/or step, expected/actual, message",
+    )
+    audit_run = serializers.IntegerField(help_text="the recorded audit run")
 
 
 class ManualStepSerializer(serializers.Serializer):

@@ -85,7 +85,9 @@ class World:
 
 
 def ingest(seed: int, **kwargs: Any) -> Photo:
-    result = photo_ingest(stream=io.BytesIO(image_bytes("PNG", seed=seed)), filename=f"s{seed}.png", **kwargs)
+    result = photo_ingest(
+        stream=io.BytesIO(image_bytes("PNG", seed=seed)), filename=f"s{seed}.png", **kwargs
+    )
     assert result.photo is not None
     return result.photo
 
@@ -105,22 +107,36 @@ def world(db, users) -> World:
     )
     source = Source.objects.create(title="Diary of 1925", kind="letter")
     secret_source = Source.objects.create(title="Sealed letters", restricted=True)
-    citation = Citation.objects.create(source=source, locator="p. 12", claim="collar dark blue", target=figure)
+    citation = Citation.objects.create(
+        source=source, locator="p. 12", claim="collar dark blue", target=figure
+    )
     secret_citation = Citation.objects.create(source=source, locator="p. 13", restricted=True)
-    photo = ingest(1, title="Portrait 1930", figure_ids=[figure.pk, secret_figure.pk],
-                   metadata={"accession_number": "ACC-001"})
-    secret_photo = ingest(2, title="Sealed portrait", figure_ids=[secret_figure.pk],
-                          metadata={"restricted": True, "accession_number": "SEC-002"})
+    photo = ingest(
+        1,
+        title="Portrait 1930",
+        figure_ids=[figure.pk, secret_figure.pk],
+        metadata={"accession_number": "ACC-001"},
+    )
+    secret_photo = ingest(
+        2,
+        title="Sealed portrait",
+        figure_ids=[secret_figure.pk],
+        metadata={"restricted": True, "accession_number": "SEC-002"},
+    )
     derived = derive(photo.master, seed=11)
     secret_derived = derive(secret_photo.master, seed=12)
     cited_derived = derive(photo.master, seed=13, citation_ids=[secret_citation.pk])
     note = Note.objects.create(title="Collar", body="dark blue", figure=figure)
     secret_note = Note.objects.create(title="About the hidden one", body="x", figure=secret_figure)
     reference = ReferenceImage.objects.create(artifact=derived, figure=figure, title="other angle")
-    job = Job.objects.create(input=photo.master, pipeline=[{"op": "denoise", "params": {}}],
-                             requester=users["restorer"])
-    secret_job = Job.objects.create(input=secret_photo.master, pipeline=[{"op": "denoise", "params": {}}],
-                                    requester=users["restorer"])
+    job = Job.objects.create(
+        input=photo.master, pipeline=[{"op": "denoise", "params": {}}], requester=users["restorer"]
+    )
+    secret_job = Job.objects.create(
+        input=secret_photo.master,
+        pipeline=[{"op": "denoise", "params": {}}],
+        requester=users["restorer"],
+    )
     return World(
         figure=figure,
         secret_figure=secret_figure,

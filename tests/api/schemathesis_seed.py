@@ -24,12 +24,18 @@ def png(seed: int) -> io.BytesIO:
 user = get_user_model().objects.create_superuser("fuzz", password="fuzz-pw-1")
 for i, restricted in enumerate((False, False, True), start=1):
     figure = figure_create(
-        name=f"Figure {i}", names=[{"name": f"人物{i}", "language": "zh-Hans"}], restricted=restricted
+        name=f"Figure {i}",
+        names=[{"name": f"人物{i}", "language": "zh-Hans"}],
+        restricted=restricted,
     )
     source = Source.objects.create(title=f"Source {i}", restricted=restricted)
     photo = photo_ingest(
-        stream=png(i), filename=f"scan{i}.png", title=f"Photo {i}", user=user,
-        figure_ids=[figure.pk], metadata={"restricted": restricted},
+        stream=png(i),
+        filename=f"scan{i}.png",
+        title=f"Photo {i}",
+        user=user,
+        figure_ids=[figure.pk],
+        metadata={"restricted": restricted},
     ).photo
     citation = Citation.objects.create(source=source, locator=f"p. {i}", target=photo)
     Note.objects.create(title=f"Note {i}", body="text", figure=figure, restricted=restricted)

@@ -45,11 +45,19 @@ def test_figure_with_names_in_any_script_is_found_by_each(clients, world):
         found = [f["id"] for f in results(c.get("/api/v1/figures/", {"search": term}))]
         assert found == [body["id"]], term
     # The existing figure, by its Chinese pen name and by its pinyin display name.
-    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"search": "鲁迅"}))] == [world.figure.pk]
-    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"search": "Lu Xun"}))] == [world.figure.pk]
-    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"name": "周樹人"}))] == [world.figure.pk]
+    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"search": "鲁迅"}))] == [
+        world.figure.pk
+    ]
+    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"search": "Lu Xun"}))] == [
+        world.figure.pk
+    ]
+    assert [f["id"] for f in results(c.get("/api/v1/figures/", {"name": "周樹人"}))] == [
+        world.figure.pk
+    ]
     # A photo is found by the name of a figure it shows, in any script.
-    assert [p["id"] for p in results(c.get("/api/v1/photos/", {"search": "鲁迅"}))] == [world.photo.pk]
+    assert [p["id"] for p in results(c.get("/api/v1/photos/", {"search": "鲁迅"}))] == [
+        world.photo.pk
+    ]
 
 
 def test_figure_update_replaces_names_and_validates_edtf(clients, world):
@@ -76,8 +84,12 @@ def test_citations_attach_to_any_record_and_show_on_it(clients, world):
     ):
         response = c.post(
             "/api/v1/citations/",
-            {"source": world.source.pk, "locator": "p. 9", "confidence": "certain",
-             "target": {"type": kind, "id": pk}},
+            {
+                "source": world.source.pk,
+                "locator": "p. 9",
+                "confidence": "certain",
+                "target": {"type": kind, "id": pk},
+            },
             format="json",
         )
         assert response.status_code == 201, response.content
@@ -86,11 +98,17 @@ def test_citations_attach_to_any_record_and_show_on_it(clients, world):
     assert len(photo["citations"]) == 1
     figure = c.get(f"/api/v1/figures/{world.figure.pk}/").json()
     assert figure["citations"] == [world.citation.pk]
-    filtered = results(c.get("/api/v1/citations/", {"target_type": "photo", "target_id": world.photo.pk}))
+    filtered = results(
+        c.get("/api/v1/citations/", {"target_type": "photo", "target_id": world.photo.pk})
+    )
     assert [x["target"]["id"] for x in filtered] == [world.photo.pk]
     detached = c.patch(f"/api/v1/citations/{world.citation.pk}/", {"target": None}, format="json")
     assert detached.status_code == 200 and detached.json()["target"] is None
-    bad = c.post("/api/v1/citations/", {"source": world.source.pk, "target": {"type": "planet", "id": 1}}, format="json")
+    bad = c.post(
+        "/api/v1/citations/",
+        {"source": world.source.pk, "target": {"type": "planet", "id": 1}},
+        format="json",
+    )
     assert bad.status_code == 400 and "target.type" in bad.json()["fields"]
 
 
@@ -112,7 +130,11 @@ def test_photo_ingest_by_multipart_upload(clients, world, isolated_storage):
     body = response.json()
     master = Artifact.objects.get(pk=body["master_artifact"])
     assert body["master"]["sha256"] == master.sha256
-    assert (body["title"], body["carrier"], body["figures"]) == ("Studio portrait", "glass_plate", [world.figure.pk])
+    assert (body["title"], body["carrier"], body["figures"]) == (
+        "Studio portrait",
+        "glass_plate",
+        [world.figure.pk],
+    )
     assert Step.objects.filter(kind="ingest", produced__artifact=master).exists()
     # The same bytes again: reported with the existing ids, not stored twice.
     again = c.post(
@@ -154,9 +176,17 @@ def test_bad_uploads_are_400_with_the_reason(clients, data, name, field, code, w
 
 def test_ingest_metadata_errors_name_the_field(clients, world):
     c = clients["cataloguer"]
-    bad_carrier = c.post("/api/v1/photos/", {"image": upload(image_bytes("PNG", seed=8)), "carrier": "vinyl"}, format="multipart")
+    bad_carrier = c.post(
+        "/api/v1/photos/",
+        {"image": upload(image_bytes("PNG", seed=8)), "carrier": "vinyl"},
+        format="multipart",
+    )
     assert bad_carrier.status_code == 400 and "carrier" in bad_carrier.json()["fields"]
-    bad_date = c.post("/api/v1/photos/", {"image": upload(image_bytes("PNG", seed=8)), "date": "last spring"}, format="multipart")
+    bad_date = c.post(
+        "/api/v1/photos/",
+        {"image": upload(image_bytes("PNG", seed=8)), "date": "last spring"},
+        format="multipart",
+    )
     assert bad_date.status_code == 400 and "EDTF" in bad_date.json()["message"]
     no_file = c.post("/api/v1/photos/", {"title": "no file"}, format="multipart")
     assert no_file.status_code == 400 and "image" in no_file.json()["fields"]
@@ -165,23 +195,36 @@ def test_ingest_metadata_errors_name_the_field(clients, world):
 def test_upload_size_limit_is_413(clients, world, settings):
     settings.ARCHIVE_MAX_UPLOAD_BYTES = 1000
     data = image_bytes("PNG", seed=9, size=(200, 200))
-    response = clients["cataloguer"].post("/api/v1/photos/", {"image": upload(data)}, format="multipart")
+    response = clients["cataloguer"].post(
+        "/api/v1/photos/", {"image": upload(data)}, format="multipart"
+    )
     assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     # Under the envelope allowance, the service's own streaming limit answers the same way.
     settings.ARCHIVE_MAX_UPLOAD_BYTES = len(data) - 10
-    response = clients["cataloguer"].post("/api/v1/photos/", {"image": upload(data)}, format="multipart")
+    response = clients["cataloguer"].post(
+        "/api/v1/photos/", {"image": upload(data)}, format="multipart"
+    )
     assert response.status_code == 413
 
 
 def test_photo_metadata_update_keeps_the_master(clients, world):
     c = clients["cataloguer"]
     url = f"/api/v1/photos/{world.photo.pk}/"
-    response = c.patch(url, {"place": "Shanghai", "figures": [world.figure.pk], "date": "1930"}, format="json")
+    response = c.patch(
+        url, {"place": "Shanghai", "figures": [world.figure.pk], "date": "1930"}, format="json"
+    )
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["place"], body["date_earliest"], body["master_artifact"]) == ("Shanghai", "1930-01-01", world.photo.master_id)
-    assert c.patch(url, {"master": 99}, format="json").json()["master_artifact"] == world.photo.master_id
+    assert (body["place"], body["date_earliest"], body["master_artifact"]) == (
+        "Shanghai",
+        "1930-01-01",
+        world.photo.master_id,
+    )
+    assert (
+        c.patch(url, {"master": 99}, format="json").json()["master_artifact"]
+        == world.photo.master_id
+    )
 
 
 def test_delete_of_a_record_a_step_relies_on_is_409(clients, world):
@@ -199,7 +242,11 @@ def test_reference_upload_records_an_ingest_step(clients, world):
     c = clients["cataloguer"]
     response = c.post(
         "/api/v1/references/",
-        {"image": upload(image_bytes("PNG", seed=31)), "figure": world.figure.pk, "kind": "relative"},
+        {
+            "image": upload(image_bytes("PNG", seed=31)),
+            "figure": world.figure.pk,
+            "kind": "relative",
+        },
         format="multipart",
     )
     assert response.status_code == 201, response.content
@@ -212,7 +259,11 @@ def test_reference_upload_records_an_ingest_step(clients, world):
 def test_filters_ordering_and_pagination(clients, world):
     c = clients["cataloguer"]
     for i in range(5):
-        made = c.post("/api/v1/sources/", {"title": f"Book {i}", "date": f"19{20 + i}", "kind": "book"}, format="json")
+        made = c.post(
+            "/api/v1/sources/",
+            {"title": f"Book {i}", "date": f"19{20 + i}", "kind": "book"},
+            format="json",
+        )
         assert made.status_code == 201, made.content
     page = c.get("/api/v1/sources/", {"kind": "book", "ordering": "-title", "page_size": 2})
     body = page.json()

@@ -21,25 +21,36 @@ def error(response, status: int) -> dict:
 
 def test_error_shapes(clients, world):
     assert error(clients["anonymous"].get("/api/v1/figures/"), 401)["code"] == "not_authenticated"
-    assert error(clients["viewer"].post("/api/v1/figures/", {"name": "x"}, format="json"), 403)["code"] == "permission_denied"
+    assert (
+        error(clients["viewer"].post("/api/v1/figures/", {"name": "x"}, format="json"), 403)["code"]
+        == "permission_denied"
+    )
     assert error(clients["viewer"].get("/api/v1/figures/424242/"), 404)["code"] == "not_found"
     assert error(clients["viewer"].get(f"/api/v1/figures/{2**70}/"), 404)["code"] == "not_found"
     missing = error(clients["cataloguer"].post("/api/v1/figures/", {}, format="json"), 400)
     assert missing["fields"] == {"name": ["This field is required."]}
     assert missing["message"] == "name: This field is required."
-    malformed = clients["cataloguer"].post("/api/v1/figures/", "{not json", content_type="application/json")
+    malformed = clients["cataloguer"].post(
+        "/api/v1/figures/", "{not json", content_type="application/json"
+    )
     assert error(malformed, 400)["code"] == "parse_error"
     wrong_type = clients["cataloguer"].post("/api/v1/figures/", "name=x", content_type="text/csv")
     assert error(wrong_type, 415)["code"] == "unsupported_media_type"
-    assert error(clients["viewer"].delete("/api/v1/operations/"), 405)["code"] == "method_not_allowed"
+    assert (
+        error(clients["viewer"].delete("/api/v1/operations/"), 405)["code"] == "method_not_allowed"
+    )
 
 
 def test_bad_query_input_is_400_never_500(clients, world):
     c = clients["viewer"]
     assert error(c.get("/api/v1/figures/", {"search": "a\x00b"}), 400)["fields"]
-    assert error(c.get("/api/v1/photos/", {"figure": "abc"}), 400)["fields"] == {"figure": ["Enter a whole number."]}
+    assert error(c.get("/api/v1/photos/", {"figure": "abc"}), 400)["fields"] == {
+        "figure": ["Enter a whole number."]
+    }
     assert c.get("/api/v1/photos/", {"figure": str(2**80)}).status_code == 400
-    assert error(c.get(f"/api/v1/artifacts/{world.derived.pk}/prov/", {"format": "xml"}), 400)["fields"]["format"]
+    assert error(c.get(f"/api/v1/artifacts/{world.derived.pk}/prov/", {"format": "xml"}), 400)[
+        "fields"
+    ]["format"]
     assert c.get("/api/v1/figures/", {"page_size": "-3"}).status_code == 200
 
 
@@ -56,18 +67,32 @@ def test_schema_describes_every_route_with_its_errors(client):
     schema = response.json()
     paths = schema["paths"]
     for expected in (
-        "/api/v1/figures/", "/api/v1/sources/", "/api/v1/citations/", "/api/v1/references/",
-        "/api/v1/notes/", "/api/v1/photos/", "/api/v1/artifacts/{id}/", "/api/v1/artifacts/{id}/file/",
-        "/api/v1/artifacts/{id}/lineage/", "/api/v1/artifacts/{id}/prov/", "/api/v1/artifacts/{id}/verify/",
-        "/api/v1/artifacts/{id}/export/", "/api/v1/operations/", "/api/v1/models/", "/api/v1/jobs/",
-        "/api/v1/jobs/{id}/cancel/", "/api/v1/steps/manual/",
+        "/api/v1/figures/",
+        "/api/v1/sources/",
+        "/api/v1/citations/",
+        "/api/v1/references/",
+        "/api/v1/notes/",
+        "/api/v1/photos/",
+        "/api/v1/artifacts/{id}/",
+        "/api/v1/artifacts/{id}/file/",
+        "/api/v1/artifacts/{id}/lineage/",
+        "/api/v1/artifacts/{id}/prov/",
+        "/api/v1/artifacts/{id}/verify/",
+        "/api/v1/artifacts/{id}/export/",
+        "/api/v1/operations/",
+        "/api/v1/models/",
+        "/api/v1/jobs/",
+        "/api/v1/jobs/{id}/cancel/",
+        "/api/v1/steps/manual/",
     ):
         assert expected in paths, expected
     for path, item in paths.items():
         for method, operation in item.items():
             codes = set(operation["responses"])
             assert {"400", "401", "403", "404"} <= codes, (method, path)
-            assert operation["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+            assert operation["responses"]["404"]["content"]["application/json"]["schema"][
+                "$ref"
+            ].endswith("/Error")
     assert "429" in paths["/api/v1/jobs/"]["post"]["responses"]
     assert "202" in paths["/api/v1/jobs/"]["post"]["responses"]
     assert {"201", "409", "413"} <= set(paths["/api/v1/photos/"]["post"]["responses"])

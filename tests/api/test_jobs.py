@@ -26,7 +26,13 @@ def test_submit_answers_202_with_the_queued_job(clients, world):
     )
     assert response.status_code == 202, response.content
     job = response.json()
-    assert (job["status"], job["progress"], job["steps"], job["output"], job["error"]) == ("queued", 0.0, [], None, "")
+    assert (job["status"], job["progress"], job["steps"], job["output"], job["error"]) == (
+        "queued",
+        0.0,
+        [],
+        None,
+        "",
+    )
     assert [s["op"] for s in job["pipeline"]] == ["denoise", "grayscale"]
     assert Job.objects.get(pk=job["id"]).requester.username == "restorer"
 
@@ -39,7 +45,10 @@ def test_submit_answers_202_with_the_queued_job(clients, world):
         ({"input": 1, "steps": []}, "steps"),
         ({"input": 1, "steps": [{"op": "teleport"}]}, "steps[0].op"),
         ({"input": 1, "steps": [{"params": {}}]}, "steps[0].op"),
-        ({"input": 1, "steps": [{"op": "denoise", "params": {"strength": 1e9}}]}, "steps[0].params.strength"),
+        (
+            {"input": 1, "steps": [{"op": "denoise", "params": {"strength": 1e9}}]},
+            "steps[0].params.strength",
+        ),
         ({"input": 1, "steps": [{"op": "denoise", "params": {"nonsense": 1}}]}, "steps[0].params"),
         ({"input": 1, "steps": [{"op": "sr", "params": {"model": "nope"}}]}, "steps[0]"),
         ({"input": 999999, "steps": [{"op": "denoise"}]}, "input"),
@@ -91,8 +100,19 @@ def test_cancel(clients, world):
 
 def test_operations_list_schema_and_availability(clients, world):
     ops = {o["name"]: o for o in clients["viewer"].get("/api/v1/operations/").json()}
-    assert {"denoise", "descratch", "clahe", "sharpen", "upscale", "grayscale", "crop", "rotate"} <= set(ops)
-    assert ops["denoise"]["available"] is True and ops["denoise"]["params_schema"]["type"] == "object"
+    assert {
+        "denoise",
+        "descratch",
+        "clahe",
+        "sharpen",
+        "upscale",
+        "grayscale",
+        "crop",
+        "rotate",
+    } <= set(ops)
+    assert (
+        ops["denoise"]["available"] is True and ops["denoise"]["params_schema"]["type"] == "object"
+    )
     if "sr" in ops and not ModelWeights.objects.filter(purpose="sr").exists():
         assert ops["sr"]["available"] is False and ops["sr"]["reason"]
     assert clients["viewer"].get("/api/v1/operations/teleport/").status_code == 404
@@ -102,8 +122,13 @@ def test_models_listing(clients, world, tmp_path):
     path = tmp_path / "x4.pth"
     path.write_bytes(b"w")
     ModelWeights.objects.create(
-        name="RealESRGAN_x4plus", sha256="a" * 64, architecture="ESRGAN", purpose="sr", scale=4,
-        license="permissive", path=str(path),
+        name="RealESRGAN_x4plus",
+        sha256="a" * 64,
+        architecture="ESRGAN",
+        purpose="sr",
+        scale=4,
+        license="permissive",
+        path=str(path),
     )
     (model,) = clients["viewer"].get("/api/v1/models/").json()["results"]
     assert {"id", "name", "sha256", "architecture", "purpose", "scale", "license"} <= set(model)
@@ -116,7 +141,9 @@ def test_manual_step_is_recorded_with_its_justification(clients, world):
         "/api/v1/steps/manual/",
         {
             "input": world.derived.pk,
-            "image": SimpleUploadedFile("retouched.png", image_bytes("PNG", seed=71, size=(16, 12)), "image/png"),
+            "image": SimpleUploadedFile(
+                "retouched.png", image_bytes("PNG", seed=71, size=(16, 12)), "image/png"
+            ),
             "rationale": "filled the crack across the collar by hand",
             "tool": "GIMP 2.10",
             "citations": [world.citation.pk],
@@ -126,7 +153,11 @@ def test_manual_step_is_recorded_with_its_justification(clients, world):
     )
     assert response.status_code == 201, response.content
     step = response.json()
-    assert (step["kind"], step["citations"], step["references"]) == ("manual", [world.citation.pk], [world.reference.pk])
+    assert (step["kind"], step["citations"], step["references"]) == (
+        "manual",
+        [world.citation.pk],
+        [world.reference.pk],
+    )
     assert step["inputs"] == [{"artifact": world.derived.pk, "role": "image", "position": 0}]
     assert Step.objects.get(pk=step["id"]).rationale.startswith("filled")
     lineage = clients["viewer"].get(f"/api/v1/artifacts/{step['output']}/lineage/").json()
@@ -138,20 +169,61 @@ def test_manual_step_refusals(clients, world):
     png = image_bytes("PNG", seed=72, size=(16, 12))
     no_reason = c.post(
         "/api/v1/steps/manual/",
-        {"input": world.derived.pk, "image": SimpleUploadedFile("r.png", png, "image/png"), "rationale": ""},
+        {
+            "input": world.derived.pk,
+            "image": SimpleUploadedFile("r.png", png, "image/png"),
+            "rationale": "",
+        },
         format="multipart",
     )
     assert no_reason.status_code == 400 and "rationale" in no_reason.json()["fields"]
     hidden_input = c.post(
         "/api/v1/steps/manual/",
-        {"input": world.secret_derived.pk, "image": SimpleUploadedFile("r.png", png, "image/png"), "rationale": "x"},
+        {
+            "input": world.secret_derived.pk,
+            "image": SimpleUploadedFile("r.png", png, "image/png"),
+            "rationale": "x",
+        },
         format="multipart",
     )
     assert hidden_input.status_code == 400 and "input" in hidden_input.json()["fields"]
     hidden_citation = c.post(
         "/api/v1/steps/manual/",
-        {"input": world.derived.pk, "image": SimpleUploadedFile("r.png", png, "image/png"), "rationale": "x",
-         "citations": [world.secret_citation.pk]},
+        {
+            "input": world.derived.pk,
+            "image": SimpleUploadedFile("r.png", png, "image/png"),
+            "rationale": "x",
+            "citations": [world.secret_citation.pk],
+        },
         format="multipart",
     )
-    assert hidden_citation.status_code == 400 and "citations" in str(hidden_citation.json()["fields"])
+    assert hidden_citation.status_code == 400 and "citations" in str(
+        hidden_citation.json()["fields"]
+    )
+
+
+def test_export_with_content_credentials(clients, world, settings, tmp_path):
+    url = f"/api/v1/artifacts/{world.derived.pk}/export/"
+    settings.C2PA_CERT_CHAIN = tmp_path / "chain.pem"
+    settings.C2PA_PRIVATE_KEY = tmp_path / "leaf.key"
+    settings.C2PA_TRUST_ANCHORS = tmp_path / "ca.pem"
+    unconfigured = clients["viewer"].get(url)
+    assert unconfigured.status_code == 422 and unconfigured.json()["code"] == "c2pa_not_configured"
+
+    from restoration.exports.c2pa import c2pa_read, signing_material_create
+
+    signing_material_create(
+        cert_chain=settings.C2PA_CERT_CHAIN,
+        private_key=settings.C2PA_PRIVATE_KEY,
+        trust_anchors=settings.C2PA_TRUST_ANCHORS,
+    )
+    for fmt, media in (("jpeg", "image/jpeg"), ("png", "image/png")):
+        response = clients["viewer"].get(url, {"format": fmt})
+        assert response.status_code == 200, response.content[:300]
+        assert response["Content-Type"] == media
+        read = c2pa_read(
+            data=response.content, media_type=media, trust_anchors=settings.C2PA_TRUST_ANCHORS
+        )
+        assert read["state"] in {"Trusted", "Valid"}
+    bad = clients["viewer"].get(url, {"format": "gif"})
+    assert bad.status_code == 400 and "format" in bad.json()["fields"]

@@ -78,41 +78,119 @@ ROUTES: list[Route] = [
     Route("get", lambda w: f"/api/v1/artifacts/{w.derived.pk}/verify/", AUDIT),
     Route("post", lambda w: f"/api/v1/artifacts/{w.derived.pk}/verify/", AUDIT),
     # catalogue writes
-    Route("post", lambda w: "/api/v1/figures/", CATALOGUE, 201,
-          lambda w: {"name": "Qiu Jin", "names": [{"name": "秋瑾", "language": "zh-Hans"}]}),
-    Route("patch", lambda w: f"/api/v1/figures/{w.figure.pk}/", CATALOGUE, 200,
-          lambda w: {"biography": "writer"}),
-    Route("put", lambda w: f"/api/v1/sources/{w.source.pk}/", CATALOGUE, 200,
-          lambda w: {"title": "Diary of 1925 (2nd ed.)", "kind": "book"}),
+    Route(
+        "post",
+        lambda w: "/api/v1/figures/",
+        CATALOGUE,
+        201,
+        lambda w: {"name": "Qiu Jin", "names": [{"name": "秋瑾", "language": "zh-Hans"}]},
+    ),
+    Route(
+        "patch",
+        lambda w: f"/api/v1/figures/{w.figure.pk}/",
+        CATALOGUE,
+        200,
+        lambda w: {"biography": "writer"},
+    ),
+    Route(
+        "put",
+        lambda w: f"/api/v1/sources/{w.source.pk}/",
+        CATALOGUE,
+        200,
+        lambda w: {"title": "Diary of 1925 (2nd ed.)", "kind": "book"},
+    ),
     Route("post", lambda w: "/api/v1/sources/", CATALOGUE, 201, lambda w: {"title": "A book"}),
-    Route("post", lambda w: "/api/v1/citations/", CATALOGUE, 201,
-          lambda w: {"source": w.source.pk, "locator": "p. 3",
-                     "target": {"type": "photo", "id": w.photo.pk}}),
-    Route("patch", lambda w: f"/api/v1/citations/{w.citation.pk}/", CATALOGUE, 200,
-          lambda w: {"quote": "the collar was dark blue"}),
-    Route("post", lambda w: "/api/v1/notes/", CATALOGUE, 201,
-          lambda w: {"title": "n", "body": "b", "figure": w.figure.pk}),
-    Route("patch", lambda w: f"/api/v1/notes/{w.note.pk}/", CATALOGUE, 200, lambda w: {"body": "navy"}),
-    Route("post", lambda w: "/api/v1/references/", CATALOGUE, 201,
-          lambda w: {"artifact": w.derived.pk, "title": "angle", "kind": "other_angle"}),
-    Route("post", lambda w: "/api/v1/references/", CATALOGUE, 201,
-          lambda w: {"image": upload(41), "title": "uniform", "kind": "costume"}, multipart=True),
-    Route("patch", lambda w: f"/api/v1/references/{w.reference.pk}/", CATALOGUE, 200,
-          lambda w: {"description": "taken the same day"}),
-    Route("post", lambda w: "/api/v1/photos/", CATALOGUE, 201,
-          lambda w: {"image": upload(42), "title": "New scan", "figures": [w.figure.pk]}, multipart=True),
-    Route("patch", lambda w: f"/api/v1/photos/{w.photo.pk}/", CATALOGUE, 200,
-          lambda w: {"place": "Shanghai"}),
+    Route(
+        "post",
+        lambda w: "/api/v1/citations/",
+        CATALOGUE,
+        201,
+        lambda w: {
+            "source": w.source.pk,
+            "locator": "p. 3",
+            "target": {"type": "photo", "id": w.photo.pk},
+        },
+    ),
+    Route(
+        "patch",
+        lambda w: f"/api/v1/citations/{w.citation.pk}/",
+        CATALOGUE,
+        200,
+        lambda w: {"quote": "the collar was dark blue"},
+    ),
+    Route(
+        "post",
+        lambda w: "/api/v1/notes/",
+        CATALOGUE,
+        201,
+        lambda w: {"title": "n", "body": "b", "figure": w.figure.pk},
+    ),
+    Route(
+        "patch", lambda w: f"/api/v1/notes/{w.note.pk}/", CATALOGUE, 200, lambda w: {"body": "navy"}
+    ),
+    Route(
+        "post",
+        lambda w: "/api/v1/references/",
+        CATALOGUE,
+        201,
+        lambda w: {"artifact": w.derived.pk, "title": "angle", "kind": "other_angle"},
+    ),
+    Route(
+        "post",
+        lambda w: "/api/v1/references/",
+        CATALOGUE,
+        201,
+        lambda w: {"image": upload(41), "title": "uniform", "kind": "costume"},
+        multipart=True,
+    ),
+    Route(
+        "patch",
+        lambda w: f"/api/v1/references/{w.reference.pk}/",
+        CATALOGUE,
+        200,
+        lambda w: {"description": "taken the same day"},
+    ),
+    Route(
+        "post",
+        lambda w: "/api/v1/photos/",
+        CATALOGUE,
+        201,
+        lambda w: {"image": upload(42), "title": "New scan", "figures": [w.figure.pk]},
+        multipart=True,
+    ),
+    Route(
+        "patch",
+        lambda w: f"/api/v1/photos/{w.photo.pk}/",
+        CATALOGUE,
+        200,
+        lambda w: {"place": "Shanghai"},
+    ),
     # restorers
-    Route("post", lambda w: "/api/v1/jobs/", RESTORE, 202,
-          lambda w: {"input": w.photo.master_id, "steps": [{"op": "grayscale", "params": {}}]}),
-    Route("post", lambda w: "/api/v1/steps/manual/", RESTORE, 201,
-          lambda w: {"input": w.derived.pk, "image": upload(43), "rationale": "retouched a crack"}, multipart=True),
+    Route(
+        "post",
+        lambda w: "/api/v1/jobs/",
+        RESTORE,
+        202,
+        lambda w: {"input": w.photo.master_id, "steps": [{"op": "grayscale", "params": {}}]},
+    ),
+    Route(
+        "post",
+        lambda w: "/api/v1/steps/manual/",
+        RESTORE,
+        201,
+        lambda w: {"input": w.derived.pk, "image": upload(43), "rationale": "retouched a crack"},
+        multipart=True,
+    ),
     Route("post", lambda w: f"/api/v1/jobs/{w.job.pk}/cancel/", OWN_JOB),
     # deletes last
     Route("delete", lambda w: f"/api/v1/notes/{w.note.pk}/", CATALOGUE, 204),
     Route("delete", lambda w: f"/api/v1/references/{w.reference.pk}/", CATALOGUE, 204),
-    Route("delete", lambda w: f"/api/v1/sources/{Source.objects.get(title='Spare').pk}/", CATALOGUE, 204),
+    Route(
+        "delete",
+        lambda w: f"/api/v1/sources/{Source.objects.get(title='Spare').pk}/",
+        CATALOGUE,
+        204,
+    ),
     Route("delete", lambda w: f"/api/v1/photos/{w.photo.pk}/", CATALOGUE, 204),
     Route("delete", lambda w: f"/api/v1/figures/{w.figure.pk}/", CATALOGUE, 204),
 ]
@@ -133,12 +211,17 @@ def test_every_route_for_role(role, clients, world, settings):
         path = route.path(world)
         kwargs: dict[str, Any] = {}
         if route.body is not None:
-            kwargs = {"data": route.body(world), "format": "multipart" if route.multipart else "json"}
+            kwargs = {
+                "data": route.body(world),
+                "format": "multipart" if route.multipart else "json",
+            }
         response = getattr(client, route.method)(path, **kwargs)
         want = expected(route, role)
         if response.status_code != want:
             body = response.content[:300] if response.status_code != 204 else b""
-            wrong.append(f"{route.method.upper()} {path}: {response.status_code} != {want} {body!r}")
+            wrong.append(
+                f"{route.method.upper()} {path}: {response.status_code} != {want} {body!r}"
+            )
     assert not wrong, f"role {role}:\n" + "\n".join(wrong)
 
 
@@ -168,8 +251,9 @@ def test_restorer_cannot_cancel_someone_elses_job(clients, users, world):
 
 
 def test_drf_create_token_command_gives_a_working_token(users, world):
-    from django.core.management import call_command
     from io import StringIO
+
+    from django.core.management import call_command
     from rest_framework.test import APIClient
 
     out = StringIO()

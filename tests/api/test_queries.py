@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from archive.models import Citation, Figure, Note, Source
+from archive.models import Citation, Note, Source
 from archive.services import figure_create
 from restoration.models import Job
 from tests.api.conftest import ingest
@@ -31,14 +31,19 @@ ROUTES = (
 def grow(world, n: int, start: int) -> None:
     """n more of everything, each with names, figures and citations to prefetch."""
     for i in range(start, start + n):
-        figure = figure_create(name=f"F{i}", names=[{"name": f"名{i}", "language": "zh-Hans"}, {"name": f"N{i}", "language": "en"}])
+        figure = figure_create(
+            name=f"F{i}",
+            names=[{"name": f"名{i}", "language": "zh-Hans"}, {"name": f"N{i}", "language": "en"}],
+        )
         source = Source.objects.create(title=f"S{i}")
         Citation.objects.create(source=source, target=figure)
         photo = ingest(1000 + i, title=f"P{i}", figure_ids=[figure.pk, world.figure.pk])
         Citation.objects.create(source=source, target=photo)
         Note.objects.create(title=f"N{i}", body="b", figure=figure)
         out = derive(photo.master, seed=2000 + i, citation_ids=[world.citation.pk], job_id=None)
-        Job.objects.create(input=photo.master, pipeline=[{"op": "denoise", "params": {}}], output=out)
+        Job.objects.create(
+            input=photo.master, pipeline=[{"op": "denoise", "params": {}}], output=out
+        )
 
 
 def count(client, path: str) -> int:

@@ -83,7 +83,9 @@ def test_auditor_sees_everything(clients, world):
     }
     lineage = c.get(f"/api/v1/artifacts/{world.secret_derived.pk}/lineage/").json()
     assert world.secret_photo.master_id in lineage["masters"]
-    assert c.get(f"/api/v1/artifacts/{world.cited_derived.pk}/prov/?format=provn").status_code == 200
+    assert (
+        c.get(f"/api/v1/artifacts/{world.cited_derived.pk}/prov/?format=provn").status_code == 200
+    )
     verify = c.post(f"/api/v1/artifacts/{world.secret_derived.pk}/verify/").json()
     assert verify["ok"] is True and verify["checked"] >= 3
 
@@ -111,9 +113,15 @@ def test_references_to_hidden_records_are_refused_like_missing_ones(clients, wor
     )
     assert hidden.status_code == missing.status_code == 400
     assert list(hidden.json()["fields"]) == ["target"]
-    note = c.post("/api/v1/notes/", {"title": "t", "body": "b", "figure": world.secret_figure.pk}, format="json")
+    note = c.post(
+        "/api/v1/notes/",
+        {"title": "t", "body": "b", "figure": world.secret_figure.pk},
+        format="json",
+    )
     assert note.status_code == 400 and "figure" in note.json()["fields"]
     job = clients["restorer"].post(
-        "/api/v1/jobs/", {"input": world.secret_derived.pk, "steps": [{"op": "grayscale"}]}, format="json"
+        "/api/v1/jobs/",
+        {"input": world.secret_derived.pk, "steps": [{"op": "grayscale"}]},
+        format="json",
     )
     assert job.status_code == 400 and "input" in job.json()["fields"]

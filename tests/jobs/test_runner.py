@@ -243,3 +243,25 @@ def test_extra_inputs_and_outputs_are_their_own_artifacts(user, master, sent):
     assert outputs == {"image": "image", "mask": "mask"}
     job.refresh_from_db()
     assert job.output == descratch.produced.get(role="image").artifact
+
+
+@pytest.mark.django_db
+def test_hint_citations_end_up_on_the_step(user, master, sent):
+    from archive.models import Citation, Source
+
+    citation = Citation.objects.create(
+        source=Source.objects.create(title="Interview, 1987"), locator="p. 12"
+    )
+    hints = [
+        {"x": 10, "y": 10, "color": "#203a80", "citation": citation.pk},
+        {"x": 60, "y": 40, "color": "#c0a070"},
+    ]
+    job = make_job(
+        user,
+        master,
+        steps=[{"op": "grayscale"}, {"op": "colorize_hints", "params": {"hints": hints}}],
+    )
+    assert runner.run_job(job.pk) == "succeeded", Job.objects.get(pk=job.pk).error
+    step = Step.objects.get(job=job, job_index=1)
+    assert list(step.citations.all()) == [citation]
+    assert not Step.objects.get(job=job, job_index=0).citations.exists()

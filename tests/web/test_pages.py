@@ -148,6 +148,11 @@ def test_files_previews_and_heatmaps_are_served(client, catalogue, isolated_stor
         client.get(reverse("web:artifact-heatmap", args=[catalogue.photo.master_id])).status_code
         == 404
     )
+    second = derive(derived)
+    url = reverse("web:artifact-heatmap", args=[second.pk])
+    assert client.get(url, {"against": catalogue.photo.master_id}).status_code == 200
+    stranger = catalogue.reference.artifact_id  # not an ancestor of ``second``
+    assert client.get(url, {"against": stranger}).status_code == 404
 
 
 def test_heatmap_is_hot_where_the_step_changed_pixels():
@@ -266,7 +271,8 @@ def test_compiled_catalogue_matches_the_po_file():
     """The committed .mo must be compiled from the committed .po (CI may lack gettext)."""
     from web.i18n import compile_po, po_path, read_mo
 
-    assert read_mo(po_path().with_suffix(".mo")) == read_mo_bytes(compile_po(po_path()))
+    committed = read_mo(po_path().with_suffix(".mo"))
+    assert committed == read_mo_bytes(compile_po(po_path())), "run: python -m web.i18n"
 
 
 def test_pure_python_compiler_agrees_with_msgfmt(tmp_path):
@@ -339,3 +345,18 @@ def test_artifact_page_queries_do_not_grow_with_the_lineage(client, catalogue):
             assert client.get(reverse("web:artifact", args=[artifact.pk])).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_public_catalogue_opens_unrestricted_pages_to_anonymous_readers(
+    client, catalogue, settings
+):
+    settings.ARCHIVE_PUBLIC_CATALOGUE = True
+    assert client.get(reverse("web:photo", args=[catalogue.photo.pk])).status_code == 200
+    assert (
+        client.get(reverse("web:artifact-preview", args=[catalogue.photo.master_id])).status_code
+        == 200
+    )
+    assert client.get(reverse("web:photo", args=[catalogue.restricted_photo.pk])).status_code == 404
+    body = client.get(reverse("web:artifact", args=[catalogue.photo.master_id])).content.decode()
+    assert "Verify lineage" not in body and "Run a pipeline" not in body
+    assert client.get(reverse("web:job-new", args=[catalogue.photo.master_id])).status_code == 403

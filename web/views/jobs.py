@@ -108,6 +108,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "steps": _job_steps(job),
             "finished": job.status in FINISHED,
             "can_cancel": can_cancel(request.user, job) and job.status not in FINISHED,
+            "can_submit": can_submit_jobs(request.user),
         },
     )
 
@@ -129,7 +130,7 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the job page polls: a few fields plus the fragments it swaps in."""
     job = _visible_job_or_404(request, pk)  # visible_jobs is empty for whoever may not look
     steps = _job_steps(job)
-    context = {"job": job, "steps": steps}
+    context = {"job": job, "steps": steps, "can_submit": can_submit_jobs(request.user)}
     return JsonResponse(
         {
             "id": job.pk,
