@@ -20,6 +20,11 @@ Prints three tables (timings are wall-clock on this machine, torch with 2 thread
 
 from __future__ import annotations
 
+import os
+
+# Before torch is imported: passive OpenMP waiting (see restoration/engine/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import subprocess

@@ -22,6 +22,11 @@ how it was measured. Run: `.venv/bin/python bench/quality.py` (about 2-4 minutes
 
 from __future__ import annotations
 
+import os
+
+# Before torch is imported: passive OpenMP waiting (see restoration/engine/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
 import sys
 import time

@@ -20,7 +20,8 @@ from restoration import runner
     retry_when=runner.should_retry,
     min_backoff=settings.JOB_RETRY_MIN_BACKOFF_MS,
     max_backoff=settings.JOB_RETRY_MAX_BACKOFF_MS,
-    on_failure="job_dead",
+    # Not Callbacks' on_failure: that fires after every failed attempt, retried or not.
+    on_retry_exhausted="job_dead",
     # Default hard limit; job_create's enqueue passes the pipeline's own limit per message.
     time_limit=sum(settings.JOB_TIME_LIMITS.values()) * 1000,
 )
@@ -29,10 +30,10 @@ def job_run(job_id: int) -> None:
 
 
 @dramatiq.actor(actor_name="job_dead", queue_name=settings.JOBS_QUEUE, max_retries=10)
-def job_dead(message: dict[str, Any], exception: dict[str, Any]) -> None:
-    """A ``job_run`` message died (retries exhausted or not retryable): fail its job."""
+def job_dead(message: dict[str, Any], info: dict[str, Any]) -> None:
+    """A ``job_run`` message died (retries exhausted, or an error not worth retrying such as
+    the hard time limit): fail its job with the reason, unless a live worker still runs it."""
     args = message.get("args") or []
     if not args:
         return
-    reason = f"{exception.get('type', 'error')}: {exception.get('message', '')}".strip(": ")
-    runner.job_dead(int(args[0]), reason)
+    runner.job_dead(int(args[0]), runner.dead_reason(message, info))

@@ -83,8 +83,9 @@ class StepRecord:
             "started_at": canonical_time(self.started_at),
             "ended_at": canonical_time(self.ended_at),
             "rationale": self.rationale,
-            "citations": sorted(self.citation_ids),
-            "references": sorted(self.reference_ids),
+            # Sets, not lists: the link rows are unique, so duplicates must not reach the hash.
+            "citations": sorted(set(self.citation_ids)),
+            "references": sorted(set(self.reference_ids)),
             "inputs": [
                 {"role": i.role, "position": i.position, "sha256": i.sha256, "step": i.step_hash}
                 for i in sorted(self.inputs, key=lambda i: (i.role, i.position))
@@ -115,6 +116,10 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return None
+        # Python writes these as 1e+16 but PostgreSQL's jsonb gives them back as integers;
+        # store the integer so the record reads back exactly as it was hashed.
+        if abs(value) >= 1e16:
+            return int(value)
         return float(value)
     if hasattr(value, "item"):  # numpy scalar
         return json_safe(value.item())

@@ -74,12 +74,13 @@ class _Stop(Exception):
 
 
 # Transient: worth another delivery. Everything else is permanent for this job.
+# OSError covers storage hiccups (network filesystems, S3 clients, a full disk being cleared);
+# a missing input file is turned into a JobFailure before it gets here.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     JobBusy,
     OperationalError,
     InterfaceError,
-    ConnectionError,
-    TimeoutError,
+    OSError,
 )
 
 
@@ -597,6 +598,14 @@ def _release(job_id: int, tag: str, exc: BaseException) -> None:
         )
     except DatabaseError:  # the database itself is the problem: the lease will expire instead
         logger.warning("job %s: could not release the claim", job_id, exc_info=True)
+
+
+def dead_reason(message: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """The last line of the traceback dramatiq kept with the message ("Type: text")."""
+    trace = str((message.get("options") or {}).get("traceback") or "").strip()
+    last = trace.splitlines()[-1] if trace else "unknown error"
+    retries = info.get("retries")
+    return f"{last} (after {retries} retries)" if retries else last
 
 
 def job_dead(job_id: int, reason: str) -> bool:

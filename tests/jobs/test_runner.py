@@ -165,11 +165,31 @@ def test_a_dead_message_fails_the_job_with_the_reason(user, master, sent):
     from restoration.actors import job_dead
 
     job = make_job(user, master)
-    job_dead.fn({"args": [job.pk]}, {"type": "TimeLimitExceeded", "message": ""})
+    trace = "Traceback ...\ndramatiq.middleware.time_limit.TimeLimitExceeded: \n"
+    job_dead.fn({"args": [job.pk], "options": {"traceback": trace}}, {"retries": 0})
     job.refresh_from_db()
     assert job.status == S.FAILED and "TimeLimitExceeded" in job.error
-    job_dead.fn({"args": [job.pk]}, {"type": "X", "message": "later"})  # ended: untouched
+    job_dead.fn({"args": [job.pk]}, {"retries": 5})  # ended: untouched
     assert Job.objects.get(pk=job.pk).error == job.error
+
+
+@pytest.mark.django_db
+def test_a_dead_duplicate_does_not_fail_a_job_a_live_worker_runs(user, master, sent):
+    from restoration.actors import job_dead
+
+    job = make_job(user, master)
+    job_transition(job_id=job.pk, old=S.QUEUED, new=S.RUNNING, claimed_by="alive")
+    job_dead.fn({"args": [job.pk], "options": {"traceback": "JobBusy: x"}}, {"retries": 100})
+    assert Job.objects.get(pk=job.pk).status == S.RUNNING
+
+
+def test_only_dead_messages_reach_job_dead():
+    """Retried attempts must not fail the job: job_run reports to job_dead only when dramatiq
+    gives the message up (on_retry_exhausted), not after each failed attempt (on_failure)."""
+    from restoration.actors import job_run
+
+    assert job_run.options.get("on_retry_exhausted") == "job_dead"
+    assert "on_failure" not in job_run.options
 
 
 @pytest.mark.django_db
