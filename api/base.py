@@ -70,6 +70,14 @@ class ApiViewMixin:
                 raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
+    def reread(self, instance: Any) -> Any:
+        """A record just written, read back through the view's queryset for its prefetches.
+
+        A writer who cannot see restricted records may still mark one restricted; they get
+        back what they wrote (nothing more), not a 404 for their own write."""
+        fresh = self.get_queryset().filter(pk=instance.pk).first()  # type: ignore[attr-defined]
+        return fresh if fresh is not None else instance
+
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         if isinstance(response, Response) and response.status_code >= 400:

@@ -12,7 +12,7 @@ from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
 from archive.models import Citation, Figure, Note, Photo, ReferenceImage, Source
-from restoration.models import Artifact, Job, ModelWeights
+from restoration.models import Artifact, Job, ModelWeights, Step
 
 MAX_ID = 2**63 - 1
 
@@ -174,7 +174,57 @@ class JobFilter(df.FilterSet):
         return queryset.filter(requester=user) if value else queryset.exclude(requester=user)
 
 
+class StepFilter(df.FilterSet):
+    job = IdFilter(field_name="job_id", label="made by this job (id)")
+    operation = df.CharFilter(label="operation name, e.g. denoise, ingest, manual_retouch")
+
+    class Meta:
+        model = Step
+        fields = ["kind"]
+
+
 class ModelWeightsFilter(df.FilterSet):
     class Meta:
         model = ModelWeights
         fields = ["purpose", "license", "architecture", "available"]
+
+
+# Descriptions for the OpenAPI schema of the filters that are declared by name only.
+_LABELS = {
+    "restricted": "true: restricted records only (visible to auditors); false: the others",
+    "wikidata_id": "exact Wikidata id, e.g. Q23114",
+    "born_from": "born on or after (YYYY-MM-DD); uncertain dates included",
+    "born_to": "born on or before (YYYY-MM-DD); uncertain dates included",
+    "died_from": "died on or after (YYYY-MM-DD); uncertain dates included",
+    "died_to": "died on or before (YYYY-MM-DD); uncertain dates included",
+    "date_from": "dated on or after (YYYY-MM-DD); uncertain EDTF dates included",
+    "date_to": "dated on or before (YYYY-MM-DD); uncertain EDTF dates included",
+    "kind": "the kind (see the record's `kind` choices)",
+    "identifier": "exact identifier (ISBN, call number, DOI...)",
+    "confidence": "certain, probable, possible or speculative",
+    "source": "cites this source (id)",
+    "target_id": "attached to the record with this id (with target_type)",
+    "carrier": "physical carrier, e.g. print, negative, glass_plate",
+    "accession_number": "exact accession number",
+    "repository": "exact holding repository",
+    "master_artifact": "the photo whose master scan is this artifact",
+    "figure": "about / showing this figure (id)",
+    "photo": "about this photo (id)",
+    "artifact": "over this artifact (id)",
+    "media_type": "e.g. image/png",
+    "role": "artifact role, e.g. image, mask",
+    "input": "on this input artifact (id)",
+    "status": "queued, running, succeeded, failed or cancelled",
+    "purpose": "sr, face_restore, colorize, restoration or other",
+    "license": "permissive, non-commercial or unknown",
+    "architecture": "as spandrel reports it, e.g. ESRGAN",
+    "available": "true: the weights file is present",
+}
+
+for _filterset in (
+    FigureFilter, SourceFilter, CitationFilter, PhotoFilter, ReferenceFilter, NoteFilter,
+    ArtifactFilter, JobFilter, ModelWeightsFilter, StepFilter,
+):  # fmt: skip
+    for _name, _filter in _filterset.base_filters.items():
+        if _name in _LABELS and not _filter.extra.get("help_text"):
+            _filter.label = _LABELS[_name]

@@ -115,7 +115,17 @@ class FigureSerializer(CitedMixin, serializers.ModelSerializer):
         return value
 
     def validate_names(self, value: list[dict[str, str]]) -> list[dict[str, str]]:
-        return [dict(v) for v in value]
+        # The same name in the same language twice is one name, not a database error.
+        unique: dict[tuple[str, str], dict[str, str]] = {}
+        # A PATCH is partial for the figure, not for each name: a variant needs its name.
+        missing = [i for i, variant in enumerate(value) if not variant.get("name")]
+        if missing:
+            raise serializers.ValidationError(
+                {i: {"name": ["This field is required."]} for i in missing}
+            )
+        for variant in value:
+            unique.setdefault((variant["name"], variant.get("language", "")), dict(variant))
+        return list(unique.values())
 
 
 class SourceSerializer(CitedMixin, serializers.ModelSerializer):

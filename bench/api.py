@@ -7,6 +7,8 @@ with 16 concurrent keep-alive clients as a ``viewer`` (the restricted-record fil
 
   trivial:       a JSON view through the same Django stack (middleware, URL resolver) that
                  does no database work: the floor any route pays
+  trivial DRF:   the same through DRF with token authentication (one query): shown to split
+                 the cost of the framework and authentication from the routes' own work
   figure list:   GET /api/v1/figures/ (50 per page, names and citations prefetched)
   photo detail:  GET /api/v1/photos/{id}/
   lineage:       GET /api/v1/artifacts/{id}/lineage/ (a chain of --depth steps to the master)
@@ -120,6 +122,8 @@ def serve(port: int, threads: int) -> None:
     from django.conf import settings
     from django.http import JsonResponse
     from django.urls import include, path
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
     from waitress import serve as waitress_serve
 
     from config.wsgi import application
@@ -127,8 +131,16 @@ def serve(port: int, threads: int) -> None:
     def trivial(request):  # type: ignore[no-untyped-def]
         return JsonResponse({"ok": True})
 
+    class TrivialDrf(APIView):
+        def get(self, request):  # type: ignore[no-untyped-def]
+            return Response({"ok": True})
+
     urls = types.ModuleType("bench_api_urls")
-    urls.urlpatterns = [path("bench/trivial/", trivial), path("", include("config.urls"))]  # type: ignore[attr-defined]
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("bench/trivial/", trivial),
+        path("bench/trivial-drf/", TrivialDrf.as_view()),
+        path("", include("config.urls")),
+    ]
     sys.modules["bench_api_urls"] = urls
     settings.ROOT_URLCONF = "bench_api_urls"
     waitress_serve(application, host="127.0.0.1", port=port, threads=threads, _quiet=True)
@@ -213,6 +225,7 @@ def main() -> None:
         token = str(ids["token"])
         routes = {
             "trivial": "/bench/trivial/",
+            "trivial DRF": "/bench/trivial-drf/",
             "figure list": "/api/v1/figures/",
             "photo detail": f"/api/v1/photos/{ids['photo']}/",
             "lineage": f"/api/v1/artifacts/{ids['artifact']}/lineage/",

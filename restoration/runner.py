@@ -296,8 +296,8 @@ def _run_claimed(job: Job, tag: str, monitor: _Monitor) -> str:
             if isinstance(exc, Cancelled):
                 return _stopped(job.pk, tag, monitor)
             raise
-    if monitor.should_cancel() and not monitor.lost:
-        return _stopped(job.pk, tag, monitor)
+    # Every step is recorded: a cancel that arrives now is too late to save any work, so the
+    # job succeeds (only if this worker still holds it).
     ok = job_transition(
         job_id=job.pk,
         old=Status.RUNNING,

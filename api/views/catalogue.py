@@ -47,7 +47,7 @@ class CatalogueViewSet(ApiViewMixin, viewsets.ModelViewSet):
 
     def write_response(self, instance: Any, code: int) -> Response:
         # Read back through the view's queryset so the answer has its prefetches.
-        fresh = self.get_queryset().get(pk=instance.pk)
+        fresh = self.reread(instance)
         return Response(self.get_serializer(fresh).data, status=code)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -77,6 +77,8 @@ class CatalogueViewSet(ApiViewMixin, viewsets.ModelViewSet):
     )
 )
 class FigureViewSet(CatalogueViewSet):
+    """Historical figures, with their names in any script, EDTF birth and death dates and external ids. Restricted figures are visible to auditors only."""
+
     queryset = Figure.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.FigureSerializer
     filterset_class = filters.FigureFilter
@@ -104,6 +106,8 @@ class FigureViewSet(CatalogueViewSet):
 
 
 class SourceViewSet(CatalogueViewSet):
+    """Sources behind the facts: books, archive fonds, newspapers, interviews, letters, web pages."""
+
     queryset = Source.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.SourceSerializer
     filterset_class = filters.SourceFilter
@@ -138,6 +142,8 @@ class SourceViewSet(CatalogueViewSet):
     )
 )
 class CitationViewSet(CatalogueViewSet):
+    """Citations: a source, a locator, a quote and a confidence, attached to any catalogue record; restoration steps cite them too."""
+
     queryset = Citation.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.CitationSerializer
     filterset_class = filters.CitationFilter
@@ -168,6 +174,8 @@ class CitationViewSet(CatalogueViewSet):
 
 
 class ReferenceViewSet(CatalogueViewSet):
+    """Reference images consulted while restoring (other angles, relatives, period colour, costume, places)."""
+
     queryset = ReferenceImage.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.ReferenceSerializer
     filterset_class = filters.ReferenceFilter
@@ -207,6 +215,8 @@ class ReferenceViewSet(CatalogueViewSet):
 
 
 class NoteViewSet(CatalogueViewSet):
+    """Research notes, with citations."""
+
     queryset = Note.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.NoteSerializer
     filterset_class = filters.NoteFilter
@@ -271,6 +281,8 @@ def _check_content_length(request: Request) -> None:
     ),
 )
 class PhotoViewSet(CatalogueViewSet):
+    """Catalogued photographs and their untouched master scans."""
+
     queryset = Photo.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = serializers.PhotoSerializer
     filterset_class = filters.PhotoFilter
@@ -337,7 +349,7 @@ class PhotoViewSet(CatalogueViewSet):
         )
         if result.duplicate:
             return self._duplicate(result)
-        photo = self.get_queryset().get(pk=result.photo.pk)
+        photo = self.reread(result.photo)
         return Response(
             serializers.PhotoSerializer(photo, context=self.get_serializer_context()).data,
             status=201,
@@ -377,7 +389,7 @@ class PhotoViewSet(CatalogueViewSet):
         )
         serializer.is_valid(raise_exception=True)
         photo = services.photo_update(photo=instance, **serializer.validated_data)
-        fresh = self.get_queryset().get(pk=photo.pk)
+        fresh = self.reread(photo)
         return Response(
             serializers.PhotoSerializer(fresh, context=self.get_serializer_context()).data
         )

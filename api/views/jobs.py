@@ -42,6 +42,8 @@ class JobViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Restoration jobs: a pipeline of operations on one input artifact."""
+
     queryset = Job.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = api_serializers.JobSerializer
     filterset_class = filters.JobFilter
@@ -79,7 +81,7 @@ class JobViewSet(
             seed=data.get("seed", 0),
             on_behalf_of=data.get("on_behalf_of", ""),
         )
-        fresh = self.get_queryset().get(pk=job.pk)
+        fresh = self.reread(job)
         return Response(self.get_serializer(fresh).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -98,7 +100,7 @@ class JobViewSet(
         if job.requester_id != request.user.pk and not request.user.has_perm(CANCEL_ANY_JOB):
             raise exceptions.PermissionDenied("you can cancel only the jobs you submitted")
         job_cancel(job_id=job.pk, user=request.user)
-        fresh = self.get_queryset().get(pk=job.pk)
+        fresh = self.reread(job)
         return Response(self.get_serializer(fresh).data)
 
 
@@ -152,6 +154,8 @@ def _operation(op: Any, env: Any) -> dict[str, Any]:
     retrieve=extend_schema(summary="One registered model"),
 )
 class ModelWeightsViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Registered model weights (by sha256), usable by the AI operations."""
+
     serializer_class = api_serializers.ModelWeightsSerializer
     filterset_class = filters.ModelWeightsFilter
     filter_backends = [DjangoFilterBackend, OrderingFilter]

@@ -55,7 +55,13 @@ class LineageSerializer(serializers.Serializer):
 
 def _format_param(choices: dict[str, str], default: str) -> OpenApiParameter:
     return OpenApiParameter(
-        "format", str, OpenApiParameter.QUERY, enum=list(choices), default=default, required=False
+        "format",
+        str,
+        OpenApiParameter.QUERY,
+        enum=list(choices),
+        default=default,
+        required=False,
+        description="the output format: " + ", ".join(f"{k} ({v})" for k, v in choices.items()),
     )
 
 
@@ -71,6 +77,8 @@ def _binary(description: str, media: list[str]) -> dict[Any, Any]:
     retrieve=extend_schema(summary="An artifact's metadata"),
 )
 class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Artifacts: immutable files, content-addressed by sha256 (masters and restoration outputs)."""
+
     queryset = Artifact.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = api_serializers.ArtifactSerializer
     filterset_class = filters.ArtifactFilter
@@ -96,6 +104,7 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="The artifact's bytes",
+        parameters=[OpenApiParameter("format", exclude=True)],
         responses=_binary(
             "the stored file, unmodified", ["image/jpeg", "image/png", "image/tiff", "image/webp"]
         ),
@@ -118,13 +127,7 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(summary="The ancestor lineage back to the masters", responses=LineageSerializer)
     @action(detail=True, methods=["get"])
     def lineage(self, request: Request, pk: str | None = None) -> Response:
-        from restoration.selectors import lineage_ancestors
-
-        artifact = self.get_object()
-        graph = lineage_ancestors(artifact_id=artifact.pk)
-        if not selectors.artifacts_all_visible(set(graph.artifacts), request.user):
-            raise exceptions.NotFound()
-        return Response(graph.as_dict())
+        return Response(self._visible_lineage().as_dict())
 
     @extend_schema(
         summary="The lineage as W3C PROV",
@@ -185,14 +188,21 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         )
         return response
 
-    def _lineage_visible_or_404(self) -> Artifact:
+    def _visible_lineage(self) -> Any:
+        """The artifact's ancestor graph, or 404 unless the user may see every artifact in it
+        (one query for the check: the root is in the graph, so no separate lookup)."""
         from restoration.selectors import lineage_ancestors
 
-        artifact = self.get_object()
-        graph = lineage_ancestors(artifact_id=artifact.pk)
+        try:
+            graph = lineage_ancestors(artifact_id=int(self.kwargs["pk"]))
+        except Artifact.DoesNotExist:
+            raise exceptions.NotFound() from None
         if not selectors.artifacts_all_visible(set(graph.artifacts), self.request.user):
             raise exceptions.NotFound()
-        return artifact
+        return graph
+
+    def _lineage_visible_or_404(self) -> Artifact:
+        return self._visible_lineage().root
 
 
 def c2pa_export(*, artifact_id: int, fmt: str) -> bytes:
@@ -235,11 +245,13 @@ def _suffix(artifact: Artifact) -> str:
 class StepViewSet(
     ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
+    """Restoration steps: the lineage activities, each with its hashed record."""
+
     queryset = Step.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = api_serializers.StepSerializer
     lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
     filter_backends = [DjangoFilterBackend, OrderingFilter]
-    filterset_fields = ["kind", "operation", "job"]
+    filterset_class = filters.StepFilter
     ordering_fields = ["id", "started_at"]
     write_permissions = {"manual": [RECORD_MANUAL_STEP]}
     extra_error_codes = {"manual": ("413",)}
@@ -279,5 +291,5 @@ class StepViewSet(
             on_behalf_of=data.get("on_behalf_of", ""),
             tool=data.get("tool", ""),
         )
-        fresh = self.get_queryset().get(pk=step.pk)
+        fresh = self.reread(step)
         return Response(self.get_serializer(fresh).data, status=201)

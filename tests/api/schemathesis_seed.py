@@ -1,11 +1,13 @@
 """Seed a fresh database for the schemathesis run in .ci/run (``manage.py shell < this``):
-a superuser with a token (printed last), and a few records of each kind so that generated
-ids 1..3 reach real objects, restricted ones included."""
+a superuser and a cataloguer+restorer (who cannot see restricted records), their tokens
+printed on the last line, and a few records of each kind so that generated ids 1..3 reach
+real objects, restricted ones included."""
 
 import io
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
@@ -40,4 +42,6 @@ for i, restricted in enumerate((False, False, True), start=1):
     citation = Citation.objects.create(source=source, locator=f"p. {i}", target=photo)
     Note.objects.create(title=f"Note {i}", body="text", figure=figure, restricted=restricted)
     ReferenceImage.objects.create(artifact=photo.master, figure=figure, title=f"Ref {i}")
-print(Token.objects.create(user=user).key)
+writer = get_user_model().objects.create_user("fuzz-writer", password="fuzz-pw-2")
+writer.groups.add(*Group.objects.filter(name__in=["cataloguer", "restorer"]))
+print(Token.objects.create(user=user).key, Token.objects.create(user=writer).key)

@@ -278,3 +278,38 @@ def test_filters_ordering_and_pagination(clients, world):
     beyond = c.get("/api/v1/sources/", {"page": 99})
     assert beyond.status_code == 404 and beyond.json()["code"] == "not_found"
     assert c.get("/api/v1/figures/", {"ordering": "no_such_field"}).status_code == 200
+
+
+def test_a_writer_who_cannot_see_restricted_records_may_still_create_one(clients, world):
+    c = clients["cataloguer"]
+    created = c.post(
+        "/api/v1/figures/", {"name": "Private person", "restricted": True}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["restricted"] is True
+    assert c.get(f"/api/v1/figures/{created.json()['id']}/").status_code == 404
+    photo = c.post(
+        "/api/v1/photos/",
+        {"image": upload(image_bytes("PNG", seed=88)), "title": "Private", "restricted": True},
+        format="multipart",
+    )
+    assert photo.status_code == 201 and photo.json()["restricted"] is True
+    hide = c.patch(f"/api/v1/photos/{world.photo.pk}/", {"restricted": True}, format="json")
+    assert hide.status_code == 200 and hide.json()["restricted"] is True
+    assert c.get(f"/api/v1/photos/{world.photo.pk}/").status_code == 404
+
+
+def test_repeated_name_variants_are_one_name(clients, world):
+    twice = [{"name": "秋瑾", "language": "zh-Hans"}, {"name": "秋瑾", "language": "zh-Hans"}]
+    created = clients["cataloguer"].post(
+        "/api/v1/figures/", {"name": "Qiu Jin", "names": twice}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert [n["name"] for n in created.json()["names"]] == ["秋瑾"]
+
+
+def test_a_name_variant_needs_its_name_even_in_a_patch(clients, world):
+    response = clients["cataloguer"].patch(
+        f"/api/v1/figures/{world.figure.pk}/", {"names": [{"language": "en"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["fields"] == {"names[0].name": ["This field is required."]}

@@ -67,6 +67,7 @@ ROUTES: list[Route] = [
     Route("get", lambda w: f"/api/v1/artifacts/{w.derived.pk}/file/", READ),
     Route("get", lambda w: f"/api/v1/artifacts/{w.derived.pk}/lineage/", READ),
     Route("get", lambda w: f"/api/v1/artifacts/{w.derived.pk}/prov/?format=provn", READ),
+    Route("get", lambda w: f"/api/v1/artifacts/{w.derived.pk}/export/?format=png", READ),
     Route("get", lambda w: "/api/v1/steps/", READ),
     Route("get", lambda w: f"/api/v1/steps/{w.derived.generated_by_id}/", READ),
     Route("get", lambda w: "/api/v1/jobs/", READ),
@@ -185,6 +186,7 @@ ROUTES: list[Route] = [
     # deletes last
     Route("delete", lambda w: f"/api/v1/notes/{w.note.pk}/", CATALOGUE, 204),
     Route("delete", lambda w: f"/api/v1/references/{w.reference.pk}/", CATALOGUE, 204),
+    Route("delete", lambda w: f"/api/v1/citations/{w.citation.pk}/", CATALOGUE, 204),
     Route(
         "delete",
         lambda w: f"/api/v1/sources/{Source.objects.get(title='Spare').pk}/",
@@ -203,7 +205,17 @@ def expected(route: Route, role: str) -> int:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_route_for_role(role, clients, world, settings):
+def test_every_route_for_role(role, clients, world, settings, tmp_path):
+    from restoration.exports.c2pa import signing_material_create
+
+    settings.C2PA_CERT_CHAIN = tmp_path / "chain.pem"
+    settings.C2PA_PRIVATE_KEY = tmp_path / "leaf.key"
+    settings.C2PA_TRUST_ANCHORS = tmp_path / "ca.pem"
+    signing_material_create(
+        cert_chain=settings.C2PA_CERT_CHAIN,
+        private_key=settings.C2PA_PRIVATE_KEY,
+        trust_anchors=settings.C2PA_TRUST_ANCHORS,
+    )
     Source.objects.create(title="Spare")
     client = clients[role]
     wrong = []

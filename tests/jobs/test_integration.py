@@ -224,7 +224,7 @@ def _purge(stack: Stack) -> None:
             import redis
 
             client = redis.Redis.from_url(broker)
-            keys = list(client.scan_iter(f"dramatiq:{stack.queue}*"))
+            keys = list(client.scan_iter(f"dramatiq:*{stack.queue}*"))
             if keys:
                 client.delete(*keys)
         elif broker.startswith("amqp"):
