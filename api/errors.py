@@ -45,6 +45,15 @@ class Unprocessable(exceptions.APIException):
     default_code = "unavailable"
 
 
+# restoration.manual.ManualStepRejected codes -> the request field they are about.
+_MANUAL_FIELDS = {
+    "no_rationale": "rationale",
+    "unknown_artifact": "input",
+    "unknown_citation": "citations",
+    "unknown_reference_image": "references",
+    "unchanged": "image",
+}
+
 # Image refusals that are about metadata, not the file itself, carry no "image" field.
 _METADATA_CODES = {"unknown_field", "invalid_field"}
 
@@ -62,9 +71,9 @@ def translate(exc: Exception) -> Exception:
             return exceptions.ValidationError({"non_field_errors": [str(exc)]}, code=exc.code)
         return exceptions.ValidationError({"image": [str(exc)]}, code=exc.code)
     if type(exc).__name__ == "ManualStepRejected":  # restoration.manual, imported lazily
-        return exceptions.ValidationError(
-            {"non_field_errors": [str(exc)]}, code=getattr(exc, "code", "invalid")
-        )
+        code = getattr(exc, "code", "invalid")
+        field = _MANUAL_FIELDS.get(code, "non_field_errors")
+        return exceptions.ValidationError({field: [str(exc)]}, code=code)
     if type(exc).__name__ == "JobNotCancellable":
         return Conflict(str(exc), code="not_cancellable")
     if isinstance(exc, ParamError):

@@ -50,7 +50,9 @@ class JobViewSet(
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["id", "created_at", "status"]
     lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
-    write_permissions = {"create": [SUBMIT_JOB], "cancel": [SUBMIT_JOB]}
+    # Cancel: the requester, or whoever may change any job (checked in the action, as the
+    # pages do in web.permissions.can_cancel).
+    write_permissions = {"create": [SUBMIT_JOB], "cancel": []}
     extra_error_codes = {"create": ("429",), "cancel": ("409",)}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]

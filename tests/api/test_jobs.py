@@ -227,3 +227,20 @@ def test_export_with_content_credentials(clients, world, settings, tmp_path):
         assert read["state"] in {"Trusted", "Valid"}
     bad = clients["viewer"].get(url, {"format": "gif"})
     assert bad.status_code == 400 and "format" in bad.json()["fields"]
+
+
+def test_manual_step_of_an_unchanged_image_names_the_image(clients, world, isolated_storage):
+    from restoration.storage import object_key
+
+    same = (isolated_storage / object_key(world.derived.sha256)).read_bytes()
+    response = clients["restorer"].post(
+        "/api/v1/steps/manual/",
+        {
+            "input": world.derived.pk,
+            "image": SimpleUploadedFile("same.png", same, "image/png"),
+            "rationale": "x",
+        },
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "unchanged" and "image" in response.json()["fields"]
