@@ -337,7 +337,9 @@ def encode_png(array: np.ndarray) -> bytes:
     else:
         img = Image.fromarray(np.ascontiguousarray(array.astype(np.uint8)))
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=6, optimize=False)
+    # Level 1: about 2.3x faster than 6 for ~7% larger files; outputs are re-encoded per step,
+    # so encode time is job overhead. Fixed settings keep the bytes reproducible.
+    img.save(buf, format="PNG", compress_level=1, optimize=False)
     return buf.getvalue()
 
 
