@@ -78,3 +78,24 @@ def test_sr_is_deterministic_and_records_the_tiling(random_weights) -> None:
         "architecture": "Compact",
         "scale": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("h", "w", "tile"), [(150, 173, 48), (97, 64, 32), (64, 300, 100), (40, 40, 64)]
+)
+def test_blending_weights_sum_to_one_everywhere(h: int, w: int, tile: int) -> None:
+    """With a pointwise 'network' any error would come from the blending weights alone."""
+    rng = np.random.default_rng(h * w)
+    image = rng.random((h, w, 3), dtype=np.float32)
+
+    def nearest_x3(t: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(t, 3, axis=0), 3, axis=1)
+
+    tiled = run_tiled(
+        image, nearest_x3, scale=3, out_channels=3, tile=tile, ctx=RunContext(), as_uint8=False
+    )
+    assert np.abs(tiled - nearest_x3(image)).max() < 1e-5
+    as_bytes = run_tiled(image, nearest_x3, scale=3, out_channels=3, tile=tile, ctx=RunContext())
+    assert np.array_equal(
+        as_bytes, np.clip(np.rint(nearest_x3(image) * 255), 0, 255).astype(np.uint8)
+    ) or (np.abs(as_bytes.astype(int) - np.rint(nearest_x3(image) * 255)).max() <= 1)
