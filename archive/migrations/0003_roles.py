@@ -1,4 +1,4 @@
-"""The role groups of issue 6, with their permissions.
+"""The role groups of issue 6, with their permissions (defined in archive/roles.py).
 
 viewer      reads what is not restricted
 cataloguer  viewer + edits the catalogue (figures, names, sources, citations, photos, refs, notes)
@@ -11,41 +11,14 @@ Admins are superusers. Permissions are created here first (they normally appear 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-CATALOGUE = ["figure", "figurename", "source", "citation", "photo", "referenceimage", "note"]
-READABLE = {
-    "archive": CATALOGUE,
-    "restoration": ["artifact", "step", "job", "modelweights", "auditrun"],
-}
-
-
-def _view_perms() -> list[tuple[str, str]]:
-    return [(app, f"view_{model}") for app, models in READABLE.items() for model in models]
-
-
-ROLES: dict[str, list[tuple[str, str]]] = {
-    "viewer": _view_perms(),
-    "cataloguer": _view_perms()
-    + [("archive", f"{action}_{model}") for model in CATALOGUE for action in ("add", "change", "delete")],
-    "restorer": _view_perms()
-    + [("restoration", "add_job"), ("restoration", "add_step")],
-    "auditor": _view_perms() + [("archive", "view_restricted"), ("restoration", "add_auditrun")],
-}
-
+from archive.roles import ROLES, roles_ensure
 
 def create_roles(apps, schema_editor):
     for app_config in apps.get_app_configs():
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, perms in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        wanted = [
-            Permission.objects.get(content_type__app_label=app, codename=codename)
-            for app, codename in perms
-        ]
-        group.permissions.add(*wanted)
+    roles_ensure(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_roles(apps, schema_editor):

@@ -53,19 +53,31 @@ def align_face(image_f: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]
 def paste_back(
     image_f: np.ndarray, restored: np.ndarray, matrix: np.ndarray
 ) -> tuple[np.ndarray, float]:
-    """Blend a restored 512 crop back into the image with a feathered mask.
+    """Blend a restored 512 crop back into the image (in place) with a feathered mask.
 
     The mask is the warped crop square, eroded and blurred in proportion to the face's size in
     the image, so the seam falls inside the crop where the model's output is reliable and the
-    transition is wide enough to hide tone differences. Returns (image, mask area in pixels).
+    transition is wide enough to hide tone differences. Only the face's bounding region is
+    warped and blended, so a large scan with many faces costs no full-size temporaries.
+    Returns (image, mask area in pixels).
     """
     h, w = image_f.shape[:2]
     inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [FACE_SIZE, 0], [0, FACE_SIZE], [FACE_SIZE, FACE_SIZE]], np.float64)
+    mapped = corners @ inverse[:, :2].T + inverse[:, 2]
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
+    x1 = min(w, int(np.ceil(mapped[:, 0].max())) + 2)
+    y1 = min(h, int(np.ceil(mapped[:, 1].max())) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return image_f, 0.0
+    local = inverse.copy()
+    local[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
     back = cv2.warpAffine(
-        restored, inverse, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        restored, local, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
     )
     ones = np.ones((FACE_SIZE, FACE_SIZE), np.float32)
-    mask = cv2.warpAffine(ones, inverse, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpAffine(ones, local, size, flags=cv2.INTER_LINEAR)
     scale_to_image = float(np.sqrt(abs(np.linalg.det(inverse[:, :2]))))
     erode = max(1, int(round(2 * scale_to_image)))
     mask = cv2.erode(mask, np.ones((erode, erode), np.uint8))
@@ -74,7 +86,9 @@ def paste_back(
     mask = cv2.erode(mask, np.ones((edge, edge), np.uint8))
     blur = 2 * edge + 1
     mask = cv2.GaussianBlur(mask, (blur, blur), 0)[:, :, None]
-    return image_f * (1.0 - mask) + back * mask, area
+    region = image_f[y0:y1, x0:x1]
+    image_f[y0:y1, x0:x1] = region * (1.0 - mask) + back * mask
+    return image_f, area
 
 
 def restore_crop(descriptor: Any, crop: np.ndarray, fidelity: float | None) -> np.ndarray:

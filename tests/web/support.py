@@ -52,22 +52,12 @@ class Catalogue:
 
 
 def ensure_roles() -> None:
-    """The role groups of migration archive.0003_roles. A transactional test's flush empties
-    them (permissions come back through post_migrate, data-migration rows do not)."""
-    import importlib
-
+    """The role groups (archive.roles); post_migrate restores them after a flush as well."""
     from django.contrib.auth.models import Permission
 
-    roles = importlib.import_module("archive.migrations.0003_roles").ROLES
-    for name, perms in roles.items():
-        group, created = Group.objects.get_or_create(name=name)
-        if created:
-            group.permissions.add(
-                *[
-                    Permission.objects.get(content_type__app_label=app, codename=codename)
-                    for app, codename in perms
-                ]
-            )
+    from archive.roles import roles_ensure
+
+    roles_ensure(Group, Permission)
 
 
 def make_user(username: str, *groups: str) -> User:
