@@ -10,13 +10,14 @@ TORCH_PIN := torch==2.13.0
 
 .PHONY: run test install install-test lint format check bench clean-data
 
-$(VENV)/.base: pyproject.toml
+$(VENV)/.base: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_PIN)
 	# spandrel declares torchvision, for which no CPU build exists here; it only needs three
-	# trivial names, which restoration/engine provides when torchvision is absent.
-	$(PIP) install -q --no-deps "spandrel>=0.4"
+	# trivial names, which restoration/engine provides when torchvision is absent. The extra
+	# arches (CodeFormer, DDColor, ...: restrictive licences, marked so in the registry) likewise.
+	$(PIP) install -q --no-deps "spandrel>=0.4" "spandrel_extra_arches>=0.2"
 	$(PIP) install -q -e .
 	touch $@
 

@@ -226,7 +226,7 @@ def bench_tiling_ratio(side: int, tile: int, repeat: int) -> None:
             best[name] = min(best[name], time.perf_counter() - t0)
     rows = []
     for name, label, t in (
-        ("auto", "auto (one tile: fits)", 0),
+        ("auto", "auto (from free memory)", 0),
         ("forced", f"forced tile {tile}", tile),
     ):
         plan = plan_tiles(side, side, choose_tile(descriptor, ctx, t) or side)
@@ -335,6 +335,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sizes", default="1024,2048,4096", help="sides of the memory series")
     parser.add_argument("--mem-tile", type=int, default=256)
+    parser.add_argument("--only", default="throughput,ratio,memory", help="parts to run")
     args = parser.parse_args()
     if args.child:
         kind, side, tile, folder = args.child
@@ -344,19 +345,15 @@ def main() -> None:
     print("# Restoration engine speed and memory (bench/engine.py)")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, step in (
-            ("throughput", lambda: bench_throughput(folder)),
-            (
-                "tiling ratio",
-                lambda: bench_tiling_ratio(args.ratio_side, args.ratio_tile, args.repeat),
+        parts = {
+            "throughput": lambda: bench_throughput(folder),
+            "ratio": lambda: bench_tiling_ratio(args.ratio_side, args.ratio_tile, args.repeat),
+            "memory": lambda: bench_memory(
+                folder, [int(s) for s in args.sizes.split(",")], args.mem_tile
             ),
-            (
-                "memory",
-                lambda: bench_memory(
-                    folder, [int(s) for s in args.sizes.split(",")], args.mem_tile
-                ),
-            ),
-        ):
+        }
+        for name in args.only.split(","):
+            step = parts[name]
             t0 = time.perf_counter()
             step()
             print(f"\n({name}: {time.perf_counter() - t0:.1f} s)")

@@ -110,15 +110,21 @@ class SuperResolution(Operation):
         descriptor = load_model(ref, ctx.device)
         load_s = time.perf_counter() - t0
         was_gray = is_gray(inputs.image)
-        image = to_float(inputs.image)
-        image = gray(rgb(image))[:, :, None] if descriptor.input_channels == 1 else rgb(image)
-        h, w = image.shape[:2]
+        want_gray = descriptor.input_channels == 1
+        forward = model_forward(descriptor, ctx.device)
+
+        def tile_forward(tile_pixels: np.ndarray) -> np.ndarray:
+            # Converted per tile: a float32 copy of a whole 16-MP scan alone would be 200 MB.
+            f = to_float(tile_pixels)
+            return forward(gray(rgb(f))[:, :, None] if want_gray else rgb(f))
+
+        h, w = inputs.image.shape[:2]
         tile = choose_tile(descriptor, ctx, params["tile"]) or max(h, w)
         plan = plan_tiles(h, w, tile)
         t1 = time.perf_counter()
         out = run_tiled(
-            image,
-            model_forward(descriptor, ctx.device),
+            inputs.image,
+            tile_forward,
             scale=int(descriptor.scale),
             out_channels=int(descriptor.output_channels),
             tile=tile,

@@ -23,6 +23,10 @@ from .types import RunContext
 
 MIN_TILE = 64
 MAX_TILE = 1024
+# On CPU smaller tiles are faster, not just leaner: Real-ESRGAN x4plus on a 384x384 input took
+# 57 s as one piece and 33 s as four 200x200 tiles (bench/engine.py, 2 cores): the feature maps
+# of a large tile fall out of cache. So the automatic CPU tile is capped lower than on GPUs.
+CPU_MAX_TILE = 256
 DEFAULT_OVERLAP = 16
 
 
@@ -91,7 +95,8 @@ def auto_tile_size(device: str, scale: int, features: int = 64) -> int:
     per_pixel = 4 * features * (12 + 4 * scale * scale)
     budget = min(available_memory_bytes(device) // 4, 6 << 30)
     side = int(math.sqrt(max(budget, 1) / per_pixel))
-    side = max(MIN_TILE, min(MAX_TILE, side))
+    cap = MAX_TILE if device.startswith("cuda") else CPU_MAX_TILE
+    side = max(MIN_TILE, min(cap, side))
     return side - side % 32
 
 
