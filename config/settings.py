@@ -238,5 +238,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # exifread reports "no EXIF" as a warning for every PNG; ingest collects its messages
+        # itself (restoration.imagefile), so they need not reach the console.
+        "exifread": {"handlers": [], "propagate": False, "level": "WARNING"},
+    },
 }
