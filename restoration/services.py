@@ -263,7 +263,12 @@ def _generating_step_hash(artifact: Artifact) -> str | None:
 
 
 def _artifact_for_output(output: NewOutput, step: Step) -> Artifact:
-    existing = Artifact.objects.filter(sha256=output.sha256).first()
+    """The artifact for an output's bytes: the existing one, or a new one made by ``step``.
+
+    Two steps may produce the same bytes at the same moment (two jobs, same input and
+    pipeline). The unique sha256 decides: the loser's insert fails inside a savepoint (on
+    PostgreSQL after waiting for the winner's commit) and it links the winner's artifact."""
+    existing = _existing_artifact(output.sha256)
     if existing is not None:
         return existing
     artifact = Artifact(
@@ -280,8 +285,20 @@ def _artifact_for_output(output: NewOutput, step: Step) -> Artifact:
         # A master is an origin, not a derivation: the ingest step is linked by StepOutput only.
         generated_by=None if step.kind == Step.Kind.INGEST else step,
     )
-    artifact.save()
+    try:
+        with transaction.atomic():
+            artifact.save()
+    except IntegrityError:
+        winner = _existing_artifact(output.sha256)
+        # Two ingests of one file are a duplicate for the ingest service to report.
+        if winner is None or step.kind == Step.Kind.INGEST:
+            raise
+        return winner
     return artifact
+
+
+def _existing_artifact(sha256: str) -> Artifact | None:
+    return Artifact.objects.filter(sha256=sha256).first()
 
 
 def step_record_or_discard(*, outputs: Sequence[NewOutput], **kwargs: Any) -> Step:
