@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import platform
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from restoration.models import (
 )
 from restoration.storage import (
     delete_object,
+    object_key,
     preview_key,
     sha256_of_stream,
     store_object,
@@ -153,7 +153,7 @@ def discard_outputs(outputs: Sequence[NewOutput]) -> None:
     """Undo the file writes of a step whose record was not written (never leave orphans)."""
     for output in outputs:
         if output.created_file and not Artifact.objects.filter(sha256=output.sha256).exists():
-            delete_object(f"objects/{output.sha256[:2]}/{output.sha256[2:4]}/{output.sha256}")
+            delete_object(object_key(output.sha256))
 
 
 def step_record(
@@ -338,7 +338,3 @@ def artifact_ensure_preview(artifact: Artifact) -> str | None:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def getpid_tag() -> str:
-    return f"{platform.node()}:{os.getpid()}"
