@@ -99,8 +99,10 @@ def _block_mean(image: np.ndarray, k: int) -> np.ndarray:
         return image
     image = _padded(image, k)
     h, w = image.shape[:2]
-    blocks = image.reshape(h // k, k, w // k, k, *image.shape[2:])
-    return blocks.mean(axis=(1, 3), dtype=np.float32)
+    # Rows first, then columns: two reductions over adjacent axes are several times faster
+    # than one over the strided axes (1, 3).
+    rows = image.reshape(h // k, k, w, *image.shape[2:]).mean(axis=1, dtype=np.float32)
+    return rows.reshape(h // k, w // k, k, *image.shape[2:]).mean(axis=2, dtype=np.float32)
 
 
 def _block_max(image: np.ndarray, k: int) -> np.ndarray:
@@ -108,7 +110,8 @@ def _block_max(image: np.ndarray, k: int) -> np.ndarray:
         return image
     image = _padded(image, k)
     h, w = image.shape[:2]
-    return image.reshape(h // k, k, w // k, k).max(axis=(1, 3))
+    rows = image.reshape(h // k, k, w).max(axis=1)
+    return rows.reshape(h // k, w // k, k).max(axis=2)
 
 
 def _regions(
@@ -164,7 +167,7 @@ def change_summary(
     a, b = _match_channels(a, b)
     diff = np.abs(a - b)
     mad = float(diff.mean())
-    mse = float(np.square(a - b, dtype=np.float64).mean())
+    mse = float(np.square(diff).mean(dtype=np.float64))  # diff is |a - b|: no second subtraction
     per_pixel = diff.max(axis=2)
     changed_fraction = float((per_pixel > threshold).mean())
     psnr = None if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
