@@ -42,9 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from restoration.engine import ModelRef, OpInputs, RunContext, get_operation, inspect_weights
-from restoration.engine.models import load_model, spandrel_module
+from restoration.engine.models import load_model
 from restoration.engine.ops_ai import choose_tile
 from restoration.engine.tiling import plan_tiles
+from tests.engine.nets import save_random_weights
 
 SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
@@ -71,49 +72,13 @@ def ref_for(path: Path, name: str) -> ModelRef:
 
 
 def random_weights(kind: str, folder: Path) -> ModelRef | None:
-    spandrel_module()
-    torch.manual_seed(0)
-    if kind == "compact":
-        from spandrel.architectures.Compact import Compact
-
-        net = Compact(num_in_ch=3, num_out_ch=3, num_feat=32, num_conv=8, upscale=4)
-    elif kind == "gfpgan":
-        from spandrel.architectures.GFPGAN import GFPGAN
-
-        net = GFPGAN(
-            out_size=512,
-            num_style_feat=512,
-            channel_multiplier=2,
-            decoder_load_path=None,
-            fix_decoder=False,
-            num_mlp=8,
-            input_is_latent=True,
-            different_w=True,
-            narrow=1,
-            sft_half=True,
+    """A random network of a real architecture (speed only); None when its package is absent."""
+    try:
+        path = save_random_weights(
+            kind, folder, seed=0, compact_feat=32, compact_conv=8, compact_scale=4
         )
-    elif kind == "ddcolor":
-        try:
-            from spandrel_extra_arches.architectures.DDColor import DDColor
-        except ImportError:
-            return None
-        net = DDColor(
-            encoder_name="convnext-t",
-            decoder_name="MultiScaleColorDecoder",
-            num_input_channels=3,
-            input_size=(256, 256),
-            nf=512,
-            num_output_channels=2,
-            last_norm="Spectral",
-            do_normalize=False,
-            num_queries=100,
-            num_scales=3,
-            dec_layers=9,
-        )
-    else:
-        raise ValueError(kind)
-    path = folder / f"random-{kind}.pth"
-    torch.save(net.state_dict(), path)
+    except ImportError:
+        return None
     return ref_for(path, f"random-{kind}")
 
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from restoration.engine import ModelRef, inspect_weights
+from tests.engine.nets import save_random_weights
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 CORPUS = SHARED / "corpus"
@@ -73,61 +74,15 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], 
     """Build a randomly initialised network of a real architecture, save its state dict and
     register it through inspect_weights, so detection and key layout are exercised honestly.
     Outputs of these networks are noise: tests check plumbing, never quality."""
-    from restoration.engine.models import spandrel_module
-
-    spandrel_module()
     folder = tmp_path_factory.mktemp("random-weights")
     built: dict[str, ModelRef] = {}
 
     def build(kind: str) -> ModelRef:
         if kind in built:
             return built[kind]
-        torch.manual_seed(1234)
-        if kind == "gfpgan":
-            from spandrel.architectures.GFPGAN import GFPGAN
-
-            net = GFPGAN(
-                out_size=512,
-                num_style_feat=512,
-                channel_multiplier=2,
-                decoder_load_path=None,
-                fix_decoder=False,
-                num_mlp=8,
-                input_is_latent=True,
-                different_w=True,
-                narrow=1,
-                sft_half=True,
-            )
-        elif kind == "codeformer":
+        if kind in ("codeformer", "ddcolor"):
             _needs_extra_arches()
-            from spandrel_extra_arches.architectures.CodeFormer import CodeFormer
-
-            net = CodeFormer()
-        elif kind == "ddcolor":
-            _needs_extra_arches()
-            from spandrel_extra_arches.architectures.DDColor import DDColor
-
-            net = DDColor(
-                encoder_name="convnext-t",
-                decoder_name="MultiScaleColorDecoder",
-                num_input_channels=3,
-                input_size=(256, 256),
-                nf=512,
-                num_output_channels=2,
-                last_norm="Spectral",
-                do_normalize=False,
-                num_queries=100,
-                num_scales=3,
-                dec_layers=9,
-            )
-        elif kind == "compact":
-            from spandrel.architectures.Compact import Compact
-
-            net = Compact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=4, upscale=2)
-        else:
-            raise ValueError(kind)
-        path = folder / f"random-{kind}.pth"
-        torch.save({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+        path = save_random_weights(kind, folder, seed=1234)
         built[kind] = model_ref(path, f"random-{kind}")
         return built[kind]
 
