@@ -6,23 +6,32 @@
 ``fields`` maps a field (nested like ``steps[0].params.strength``) to its messages and is
 empty when the error is not about a field. Errors that services raise on purpose (a rejected
 image, an engine parameter error, a Django validation error, a protected row) become the right
-4xx here, so bad input never surfaces as a 500.
+4xx here, so bad input never surfaces as a 500. So do Django's own request limits (too many
+fields or files: 400, body too big: 413), JSON nested too deep (400) and a full disk (507).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import (
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from api.parsers import is_json_recursion, max_depth, too_deep
 from restoration.engine import BadInputError, ParamError, UnavailableError
 from restoration.imagefile import ImageRejected
+from restoration.storage import StorageFull, is_disk_full
 
 
 class Conflict(exceptions.APIException):
@@ -35,6 +44,20 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than the upload limit."
     default_code = "too_large"
+
+
+class RequestRefused(exceptions.APIException):
+    """A request the server will not read (Django's limits on fields and files)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request is malformed or over a limit."
+    default_code = "bad_request"
+
+
+class InsufficientStorage(exceptions.APIException):
+    status_code = status.HTTP_507_INSUFFICIENT_STORAGE
+    default_detail = "storage is full; nothing was stored, try again later"
+    default_code = "storage_full"
 
 
 class Unprocessable(exceptions.APIException):
@@ -60,6 +83,14 @@ _METADATA_CODES = {"unknown_field", "invalid_field"}
 
 def translate(exc: Exception) -> Exception:
     """Map the domain errors the services raise on purpose to DRF exceptions."""
+    limit = _request_limit(exc)
+    if limit is not None:
+        return limit
+    if is_disk_full(exc):
+        message = str(exc) if isinstance(exc, StorageFull) else None
+        return InsufficientStorage(message)
+    if isinstance(exc, RecursionError) and is_json_recursion(exc):
+        return too_deep(max_depth())
     if isinstance(exc, Http404):
         return exceptions.NotFound("not found (or not visible to you)")
     if isinstance(exc, DjangoPermissionDenied):
@@ -94,6 +125,41 @@ def translate(exc: Exception) -> Exception:
     return exc
 
 
+def _request_limit(exc: Exception) -> exceptions.APIException | None:
+    """Django's own request limits (``DATA_UPLOAD_MAX_*``), raised while the body is parsed."""
+    if isinstance(exc, TooManyFieldsSent):
+        return RequestRefused(
+            f"too many fields in the request (at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})",
+            code="too_many_fields",
+        )
+    if isinstance(exc, TooManyFilesSent):
+        return RequestRefused(
+            f"too many files in the request (at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES})",
+            code="too_many_files",
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge(
+            "the request body is over the limit of "
+            f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes for data other than uploaded files",
+            code="too_large",
+        )
+    return None
+
+
+def error_response(exc: BaseException) -> JsonResponse | None:
+    """The JSON error shape for an exception raised outside a DRF view (Django's error
+    handlers call this for ``/api/`` paths); None when it is not an error this module maps."""
+    if not isinstance(exc, Exception):
+        return None
+    translated = translate(exc)
+    if not isinstance(translated, exceptions.APIException):
+        return None
+    code = translated.status_code
+    detail = translated.detail
+    data = detail if isinstance(translated, exceptions.ValidationError) else {"detail": detail}
+    return JsonResponse(error_body(translated, code, data), status=code)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     exc = translate(exc)
     response = drf_exception_handler(exc, context)
@@ -119,8 +185,9 @@ def error_body(exc: Exception, status_code: int, data: Any) -> dict[str, Any]:
     else:
         detail = data.get("detail", "") if isinstance(data, dict) else data
         message = str(detail)
-        code = getattr(getattr(exc, "detail", None), "code", None) or getattr(
-            exc, "default_code", "error"
+        code = str(
+            getattr(getattr(exc, "detail", None), "code", None)
+            or getattr(exc, "default_code", "error")
         )
     return {
         "status": status_code,

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
+from access.visibility import citation_target_models, visible_figures, visible_steps
 from archive.models import Citation, Figure, Note, Photo, ReferenceImage, Source
 from restoration.models import Artifact, Job, ModelWeights, Step
 
@@ -94,7 +95,6 @@ class CitationFilter(df.FilterSet):
         fields = ["confidence", "restricted"]
 
     def filter_step(self, queryset: QuerySet[Any], name: str, value: int) -> QuerySet[Any]:
-        from archive.selectors import visible_steps
         from restoration.models import Step, StepCitation
 
         steps = visible_steps(Step.objects.filter(pk=value), _user(self))
@@ -103,8 +103,6 @@ class CitationFilter(df.FilterSet):
 
     def filter_target_type(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
         from django.contrib.contenttypes.models import ContentType
-
-        from archive.selectors import citation_target_models
 
         model = citation_target_models()[value]
         return queryset.filter(target_type=ContentType.objects.get_for_model(model))
@@ -122,8 +120,6 @@ class PhotoFilter(df.FilterSet):
 
     def filter_figure(self, queryset: QuerySet[Photo], name: str, value: int) -> QuerySet[Photo]:
         # Through visible figures only: a restricted figure must not be traceable to photos.
-        from archive.selectors import visible_figures
-
         figures = visible_figures(Figure.objects.filter(pk=value), _user(self))
         shown = Photo.figures.through.objects.filter(figure__in=figures.values("pk"))
         return queryset.filter(pk__in=shown.values("photo_id"))

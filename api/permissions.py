@@ -1,7 +1,8 @@
-"""Who may call what. Reading is decided by the selectors (``archive.selectors``): any
-authenticated user reads what is not restricted, and the catalogue is open to anonymous
-readers only when ``ARCHIVE_PUBLIC_CATALOGUE`` is on. Writing needs the model permission that
-the role groups grant (migration ``archive.0003_roles``)."""
+"""DRF's side of the access policy (``access``): reading is decided by ``access.visibility``
+(any authenticated user reads what is not restricted, anonymous readers only when
+``ARCHIVE_PUBLIC_CATALOGUE`` is on); writing needs the permission a view names in
+``write_permissions`` (``access.actions``) or else Django's model permission, which the role
+groups grant (migration ``archive.0003_roles``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from archive.selectors import can_view_catalogue
-
-SUBMIT_JOB = "restoration.add_job"
-CANCEL_ANY_JOB = "restoration.change_job"
-RECORD_MANUAL_STEP = "restoration.add_step"
-RUN_VERIFY = "restoration.add_auditrun"
+from access.visibility import can_view_catalogue
 
 _ACTION_PERM = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 

@@ -11,10 +11,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from archive import selectors
+from access import visibility
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 from archive.services import PHOTO_FIELDS
-from restoration.models import Artifact, Job, ModelWeights, Step
+from restoration.models import Artifact, Job, JobEvent, ModelWeights, Step
 
 
 def _user(serializer: serializers.Field | serializers.Serializer) -> Any:
@@ -156,7 +156,7 @@ class SourceSerializer(CitedMixin, serializers.ModelSerializer):
 
 
 class CitationTargetSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=sorted(selectors.citation_target_models()))
+    type = serializers.ChoiceField(choices=sorted(visibility.citation_target_models()))
     id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
@@ -177,7 +177,7 @@ class CitationTargetField(serializers.Field):
         inner = CitationTargetSerializer(data=data)
         inner.is_valid(raise_exception=True)
         kind, pk = inner.validated_data["type"], inner.validated_data["id"]
-        model = selectors.citation_target_models()[kind]
+        model = visibility.citation_target_models()[kind]
         record = _visible_for_model(model, _user(self)).filter(pk=pk).first()
         if record is None:
             raise serializers.ValidationError(f"no {kind} with id {pk}")
@@ -190,7 +190,7 @@ class CitationTargetField(serializers.Field):
 
 
 class CitationSerializer(serializers.ModelSerializer):
-    source = visible_pk(Source, selectors.visible_sources)
+    source = visible_pk(Source, visibility.visible_sources)
     target = CitationTargetField(
         required=False,
         allow_null=True,
@@ -217,17 +217,17 @@ class CitationSerializer(serializers.ModelSerializer):
 
 def _visible_for_model(model: type[Model], user: Any) -> QuerySet[Model]:
     rule = {
-        Figure: selectors.visible_figures,
-        Photo: selectors.visible_photos,
-        Source: selectors.visible_sources,
-        Note: selectors.visible_notes,
-        ReferenceImage: selectors.visible_references,
-        Citation: selectors.visible_citations,
+        Figure: visibility.visible_figures,
+        Photo: visibility.visible_photos,
+        Source: visibility.visible_sources,
+        Note: visibility.visible_notes,
+        ReferenceImage: visibility.visible_references,
+        Citation: visibility.visible_citations,
     }[model]
     return rule(model._default_manager.all(), user)
 
 
-_TARGET_NAMES = {m._meta.model_name: n for n, m in selectors.citation_target_models().items()}
+_TARGET_NAMES = {m._meta.model_name: n for n, m in visibility.citation_target_models().items()}
 
 
 def _target_ref(citation: Citation) -> dict[str, Any] | None:
@@ -248,14 +248,14 @@ class ArtifactSummarySerializer(serializers.ModelSerializer):
 class ReferenceSerializer(CitedMixin, serializers.ModelSerializer):
     artifact = visible_pk(
         Artifact,
-        selectors.visible_artifacts,
+        visibility.visible_artifacts,
         required=False,
         help_text="an existing artifact; or send `image` (multipart) to upload a new file",
     )
     image = serializers.FileField(
         write_only=True, required=False, help_text="the reference image file (multipart)"
     )
-    figure = visible_pk(Figure, selectors.visible_figures, required=False, allow_null=True)
+    figure = visible_pk(Figure, visibility.visible_figures, required=False, allow_null=True)
     file = ArtifactSummarySerializer(source="artifact", read_only=True)
 
     class Meta:
@@ -287,8 +287,8 @@ class ReferenceSerializer(CitedMixin, serializers.ModelSerializer):
 
 
 class NoteSerializer(CitedMixin, serializers.ModelSerializer):
-    figure = visible_pk(Figure, selectors.visible_figures, required=False, allow_null=True)
-    photo = visible_pk(Photo, selectors.visible_photos, required=False, allow_null=True)
+    figure = visible_pk(Figure, visibility.visible_figures, required=False, allow_null=True)
+    photo = visible_pk(Photo, visibility.visible_photos, required=False, allow_null=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
@@ -351,7 +351,7 @@ class PhotoUpdateSerializer(serializers.ModelSerializer):
     """What can change on a catalogued photo (never its master scan)."""
 
     figures = serializers.ListField(
-        child=visible_pk(Figure, selectors.visible_figures), required=False
+        child=visible_pk(Figure, visibility.visible_figures), required=False
     )
 
     class Meta:
@@ -365,7 +365,7 @@ class PhotoIngestSerializer(serializers.Serializer):
     image = serializers.FileField(help_text="the master scan: JPEG, PNG, TIFF (8/16 bit) or WebP")
     title = serializers.CharField(max_length=500, required=False, allow_blank=True)
     figures = serializers.ListField(
-        child=visible_pk(Figure, selectors.visible_figures),
+        child=visible_pk(Figure, visibility.visible_figures),
         required=False,
         help_text="ids of the figures shown (repeat the field for several)",
     )
@@ -502,8 +502,22 @@ class JobCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
 
 
+class JobEventSerializer(serializers.ModelSerializer):
+    """One line of a job's history: a status change (or the creation, ``from_status`` empty)."""
+
+    class Meta:
+        model = JobEvent
+        fields = ["at", "from_status", "to_status", "actor", "worker", "reason"]
+        read_only_fields = fields
+
+
 class JobSerializer(serializers.ModelSerializer):
     steps = StepSerializer(many=True, read_only=True)
+    events = JobEventSerializer(
+        many=True,
+        read_only=True,
+        help_text="the job's history, oldest first: who or which worker moved it, when, why",
+    )
     pipeline = serializers.JSONField(read_only=True)
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
@@ -520,10 +534,14 @@ class JobSerializer(serializers.ModelSerializer):
             "input",
             "pipeline",
             "steps",
+            "events",
             "output",
             "requester",
             "on_behalf_of",
             "seed",
+            "time_limit_s",
+            "step_time_limits",
+            "heartbeat_at",
             "created_at",
             "started_at",
             "ended_at",
@@ -581,16 +599,16 @@ class VerifySerializer(serializers.Serializer):
 class ManualStepSerializer(serializers.Serializer):
     """``multipart/form-data``: a hand-retouched result of an input artifact."""
 
-    input = visible_pk(Artifact, selectors.visible_artifacts, help_text="the artifact retouched")
+    input = visible_pk(Artifact, visibility.visible_artifacts, help_text="the artifact retouched")
     image = serializers.FileField(help_text="the retouched image")
     rationale = serializers.CharField(help_text="what was done by hand, and why")
     tool = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="software used, e.g. GIMP 2.10"
     )
     citations = serializers.ListField(
-        child=visible_pk(Citation, selectors.visible_citations), required=False
+        child=visible_pk(Citation, visibility.visible_citations), required=False
     )
     references = serializers.ListField(
-        child=visible_pk(ReferenceImage, selectors.visible_references), required=False
+        child=visible_pk(ReferenceImage, visibility.visible_references), required=False
     )
     on_behalf_of = serializers.CharField(max_length=300, required=False, allow_blank=True)

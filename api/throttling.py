@@ -1,6 +1,10 @@
 """Throttling of job submission: restorations are expensive, so one client cannot flood the
 queue. The rate is read from settings on each request (``ARCHIVE_JOB_SUBMIT_RATE``, e.g.
-``"30/min"``), so tests and deployments can change it without re-importing DRF."""
+``"30/min"``), so tests and deployments can change it without re-importing DRF.
+
+The counts live in Django's default cache, which settings.py makes one shared by every server
+process (Redis with ``CACHE_URL``, else files under ``ARCHIVE_DATA_DIR``): a per-process cache
+would give each process the whole allowance again."""
 
 from __future__ import annotations
 

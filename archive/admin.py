@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 from archive.services import PHOTO_FIELDS, photo_ingest
 from restoration import imagefile
+from restoration.models import Artifact
+from restoration.services import upload_check
 
 
 class CitationInline(GenericTabularInline):
@@ -76,17 +78,21 @@ class PhotoAddForm(forms.ModelForm):
         fields = ("title", "figures", *PHOTO_FIELDS)
 
     def clean_image(self) -> Any:
+        """An early answer on the form, by the ingest's own checks (``upload_check``);
+        ``photo_ingest`` applies them again when the form is saved."""
         upload = self.cleaned_data["image"]
         try:
-            imagefile.check_filename(upload.name)
-            if upload.size > settings.ARCHIVE_MAX_UPLOAD_BYTES:
-                raise imagefile.ImageRejected("the file is larger than the upload limit")
-            imagefile.inspect_image(
-                upload, size=upload.size, max_pixels=settings.ARCHIVE_MAX_PIXELS
-            )
+            sha256 = upload_check(stream=upload, filename=upload.name)
         except imagefile.ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
         upload.seek(0)
+        known = Artifact.objects.filter(sha256=sha256).first()
+        if known is not None:
+            photo = Photo.objects.filter(master=known).first()
+            raise forms.ValidationError(
+                _("This file is already in the archive as artifact %(artifact)s%(photo)s.")
+                % {"artifact": known.pk, "photo": f" (photo {photo.pk})" if photo else ""}
+            )
         return upload
 
 
@@ -126,10 +132,11 @@ class PhotoAdmin(admin.ModelAdmin):
             figure_ids=[f.pk for f in data.get("figures") or []],
             metadata={k: data[k] for k in PHOTO_FIELDS if data.get(k) not in (None, "")},
         )
+        photo = result.photo
+        if photo is None:  # lost a race to another upload of these bytes, not as a photo
+            raise PermissionDenied(result.notes[0])
         if result.duplicate:
             self.message_user(request, result.notes[0], level="warning")
-        photo = result.photo
-        assert photo is not None
         # The admin goes on to save the figures and inlines against ``obj``: make it the
         # ingested photo.
         obj.pk, obj.master_id = photo.pk, photo.master_id

@@ -242,6 +242,11 @@ class Photo(Restrictable):
 
     class Meta:
         ordering = ["title", "id"]
+        constraints = [
+            # One catalogue record per master scan: the database, not a look-before-write,
+            # keeps racing uploads of the same bytes from cataloguing it twice.
+            models.UniqueConstraint(fields=["master"], name="one_photo_per_master")
+        ]
 
     def __str__(self) -> str:
         return self.title

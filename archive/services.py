@@ -3,33 +3,19 @@ the Photo in one go: either all of them exist afterwards, or none (and no file) 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 from restoration import imagefile
 from restoration.imagefile import ImageRejected
-from restoration.models import Artifact
-from restoration.services import (
-    NewOutput,
-    artifact_ensure_preview,
-    discard_outputs,
-    output_from_upload,
-    preview_store,
-    project_software_versions,
-    spooled_upload,
-    step_record,
-    step_record_or_discard,
-)
-from restoration.storage import store_object
+from restoration.models import Artifact, Step
+from restoration.services import artifact_ingest
 
-INGEST_VERSION = "1.0"
 PHOTO_FIELDS = (
     "description",
     "date",
@@ -61,76 +47,37 @@ def photo_ingest(
     figure_ids: Iterable[int] = (),
     metadata: dict[str, Any] | None = None,
 ) -> IngestResult:
-    """Validate, hash and store a master scan, record its ``ingest`` step and catalogue it.
+    """Ingest a master scan (``restoration.services.artifact_ingest``) and catalogue it.
 
-    Raises ``ImageRejected`` (with a precise message) for anything that is not a sound image;
-    nothing is written in that case. The same bytes twice give ``duplicate=True`` and the
-    existing artifact and photo; nothing new is stored.
+    Raises ``ImageRejected`` (with a precise message) for anything that is not a sound image or
+    a bad catalogue field; nothing is written in that case. The same bytes twice, even from
+    uploads racing each other, give ``duplicate=True`` with the existing artifact and photo;
+    nothing new is stored (``Photo.master`` is unique as well).
     """
-    imagefile.check_filename(filename)
     metadata = _checked_metadata(metadata or {})
-    with spooled_upload(stream, max_bytes=settings.ARCHIVE_MAX_UPLOAD_BYTES) as (tmp, sha, size):
-        existing = Artifact.objects.filter(sha256=sha).first()
-        if existing is not None:
-            return _duplicate(existing)
-        facts = imagefile.inspect_image(
-            tmp,
-            size=size,
-            max_pixels=settings.ARCHIVE_MAX_PIXELS,
-            preview_side=settings.ARCHIVE_PREVIEW_SIZE,
-        )
-        stored = store_object(sha, tmp)
-    output = NewOutput(
-        role="image",
-        sha256=sha,
-        size=size,
-        media_type=facts.media_type,
-        width=facts.width,
-        height=facts.height,
-        mode=facts.mode,
-        bit_depth=facts.bit_depth,
-        has_icc_profile=facts.has_icc_profile,
-        info={"format": facts.format, "pages": facts.pages, "notes": facts.notes},
-        created_file=stored.created,
-    )
-    try:
-        photo = _record_ingest(
-            output=output,
-            facts=facts,
-            filename=filename,
-            title=title or filename,
-            user=user,
-            figure_ids=list(figure_ids),
-            metadata=metadata,
-        )
-    except IntegrityError:
-        # Another ingest of the same bytes won the race: report it as the duplicate it is.
-        existing = Artifact.objects.filter(sha256=sha).first()
-        if existing is None:
-            discard_outputs([output])
-            raise
-        return _duplicate(existing)
-    except BaseException:
-        discard_outputs([output])
-        raise
-    if facts.preview:
-        preview_store(sha, facts.preview)
-    else:
-        artifact_ensure_preview(photo.master)
-    return IngestResult(
-        photo=photo, artifact=photo.master, duplicate=False, notes=tuple(facts.notes)
-    )
+    figure_ids = list(figure_ids)
 
+    def catalogue(master: Artifact, step: Step, facts: imagefile.ImageFacts) -> Photo:
+        figures = list(Figure.objects.filter(pk__in=figure_ids))
+        missing = sorted(set(figure_ids) - {f.pk for f in figures})
+        if missing:
+            raise ImageRejected(f"no figure with id {missing}", code="invalid_field")
+        photo = Photo(title=(title or filename)[:500], master=master, exif=facts.exif, **metadata)
+        photo.full_clean(exclude=["master", "figures"])
+        photo.save()
+        photo.figures.set(figures)
+        return photo
 
-def _duplicate(artifact: Artifact) -> IngestResult:
-    photo = Photo.objects.filter(master=artifact).order_by("id").first()
+    result = artifact_ingest(stream=stream, filename=filename, user=user, catalogue=catalogue)
+    if result.duplicate:
+        return IngestResult(
+            photo=Photo.objects.filter(master=result.artifact).first(),
+            artifact=result.artifact,
+            duplicate=True,
+            notes=result.notes,
+        )
     return IngestResult(
-        photo=photo,
-        artifact=artifact,
-        duplicate=True,
-        notes=(
-            f"duplicate: this file (sha256 {artifact.sha256}) is already artifact {artifact.pk}",
-        ),
+        photo=result.catalogued, artifact=result.artifact, duplicate=False, notes=result.notes
     )
 
 
@@ -157,51 +104,6 @@ def _checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         except ValidationError as exc:
             raise ImageRejected(exc.messages[0], code="invalid_field") from exc
     return metadata
-
-
-def _record_ingest(
-    *,
-    output: NewOutput,
-    facts: imagefile.ImageFacts,
-    filename: str,
-    title: str,
-    user: AbstractBaseUser | None,
-    figure_ids: Sequence[int],
-    metadata: dict[str, Any],
-) -> Photo:
-    started = dt.datetime.now(dt.UTC)
-    with transaction.atomic():
-        figures = list(Figure.objects.filter(pk__in=figure_ids))
-        missing = sorted(set(figure_ids) - {f.pk for f in figures})
-        if missing:
-            raise ImageRejected(f"no figure with id {missing}", code="invalid_field")
-        step = step_record(
-            kind="ingest",
-            operation="ingest",
-            operation_version=INGEST_VERSION,
-            parameters={
-                "original_filename": filename,
-                "format": facts.format,
-                "mode": facts.mode,
-                "bit_depth": facts.bit_depth,
-                "pages": facts.pages,
-                "has_icc_profile": facts.has_icc_profile,
-                "notes": facts.notes,
-            },
-            inputs=[],
-            outputs=[output],
-            started_at=started,
-            ended_at=dt.datetime.now(dt.UTC),
-            user=user,
-            software=project_software_versions(),
-        )
-        master = Artifact.objects.get(sha256=output.sha256)
-        photo = Photo(title=title[:500], master=master, exif=facts.exif, **metadata)
-        photo.full_clean(exclude=["master", "figures"])
-        photo.save()
-        photo.figures.set(figures)
-    del step
-    return photo
 
 
 def figure_create(
@@ -312,45 +214,33 @@ def reference_create(
     filename: str = "",
     **fields: Any,
 ) -> ReferenceImage:
-    """A reference image over an existing artifact, or over a newly uploaded file (validated,
-    stored content-addressed and recorded by an ``ingest`` step like a master scan)."""
+    """A reference image over an existing artifact, or over a newly uploaded file (ingested
+    like a master scan, in the same transaction as the reference). Bytes already in the
+    archive are one artifact, whatever they are used for: the reference points at it."""
     if artifact is None:
         if stream is None:
             raise ImageRejected("send an image file or an existing artifact id", code="missing")
-        artifact = _ingest_reference_file(stream=stream, filename=filename, user=user)
+        result = artifact_ingest(
+            stream=stream,
+            filename=filename,
+            user=user,
+            parameters={"purpose": "reference"},
+            catalogue=lambda artifact, step, facts: _reference_save(artifact, fields),
+        )
+        if not result.duplicate:
+            return result.catalogued
+        artifact = result.artifact
     with transaction.atomic():
-        return _apply(ReferenceImage(artifact=artifact), fields)
+        return _reference_save(artifact, fields)
+
+
+def _reference_save(artifact: Artifact, fields: dict[str, Any]) -> ReferenceImage:
+    return _apply(ReferenceImage(artifact=artifact), fields)
 
 
 def reference_update(*, reference: ReferenceImage, **fields: Any) -> ReferenceImage:
     with transaction.atomic():
         return _apply(reference, fields)
-
-
-def _ingest_reference_file(
-    *, stream: IO[bytes], filename: str, user: AbstractBaseUser | None
-) -> Artifact:
-    imagefile.check_filename(filename)
-    output = output_from_upload(stream)
-    existing = Artifact.objects.filter(sha256=output.sha256).first()
-    if existing is not None:
-        return existing  # the same bytes are one artifact, whatever they are used for
-    now = dt.datetime.now(dt.UTC)
-    step_record_or_discard(
-        kind="ingest",
-        operation="ingest",
-        operation_version=INGEST_VERSION,
-        parameters={"original_filename": filename, "purpose": "reference"},
-        inputs=[],
-        outputs=[output],
-        started_at=now,
-        ended_at=dt.datetime.now(dt.UTC),
-        user=user,
-        software=project_software_versions(),
-    )
-    artifact = Artifact.objects.get(sha256=output.sha256)
-    artifact_ensure_preview(artifact)
-    return artifact
 
 
 def catalogue_delete(*, record: Any) -> None:

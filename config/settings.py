@@ -30,6 +30,25 @@ if not DEBUG and SECRET_KEY == _DEV_SECRET:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Behind TLS (waitress speaks plain HTTP: a reverse proxy terminates TLS in front of it).
+# ARCHIVE_HTTPS=1 makes the cookies secure, sends HSTS and redirects plain HTTP to HTTPS;
+# `manage.py check --deploy` is then clean. /healthz stays reachable over plain HTTP for the
+# load balancer's probes.
+ARCHIVE_HTTPS = env_bool("ARCHIVE_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = ARCHIVE_HTTPS
+SECURE_SSL_REDIRECT = ARCHIVE_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("ARCHIVE_HSTS_SECONDS", 365 * 24 * 3600 if ARCHIVE_HTTPS else 0)
+# Preloading needs includeSubDomains; turn both off for an archive on a subdomain of a site
+# that still serves plain HTTP elsewhere (check --deploy then says so: W005, W021).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = env_bool("ARCHIVE_HSTS_PRELOAD", True)
+# The reverse proxy's address ("*": any): waitress then takes the client's address and the
+# scheme from its X-Forwarded-For / X-Forwarded-Proto (the per-IP login limit and the HTTPS
+# redirect need both), and drops those headers from anyone else. Django trusts the scheme
+# header too, for WSGI servers other than waitress.
+ARCHIVE_TRUSTED_PROXY = env_str("ARCHIVE_TRUSTED_PROXY", "")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if ARCHIVE_TRUSTED_PROXY else None
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -58,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost, so it sees a page view's exception first: a full disk is a 507 page.
+    "config.errors.DiskFullMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -126,8 +147,33 @@ STORAGES = {
 ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_MB", 1024) * 1024 * 1024
 ARCHIVE_MAX_PIXELS = env_int("ARCHIVE_MAX_MEGAPIXELS", 400) * 1_000_000
 ARCHIVE_PREVIEW_SIZE = env_int("ARCHIVE_PREVIEW_SIZE", 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Django's own request limits; under /api/ they answer in the JSON error shape (api/errors.py):
+# non-file data over DATA_UPLOAD_MAX_MEMORY_SIZE (JSON and form bodies too: api/parsers.py)
+# is a 413, too many fields or files a 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ARCHIVE_MAX_BODY_MB", 10) * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env_int("ARCHIVE_MAX_FIELDS", 1000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("ARCHIVE_MAX_FILES", 100)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# JSON bodies nested deeper than this are a 400 (api/parsers.py); the API's deepest request
+# (colour-hint strokes) nests 8 levels.
+ARCHIVE_JSON_MAX_DEPTH = env_int("ARCHIVE_JSON_MAX_DEPTH", 32)
+
+# waitress (`manage.py serve`): the most connections it holds open (more wait in the listen
+# backlog), how long an idle or stalled connection is kept, how often that is checked, and the
+# largest request body it reads: the upload limit plus room for the multipart envelope, so an
+# upload at the limit reaches Django's own precise 413.
+WAITRESS_OPTIONS: dict[str, object] = {
+    "connection_limit": env_int("ARCHIVE_CONNECTION_LIMIT", 100),
+    "channel_timeout": env_int("ARCHIVE_CHANNEL_TIMEOUT_S", 120),
+    "cleanup_interval": env_int("ARCHIVE_CLEANUP_INTERVAL_S", 30),
+    "max_request_body_size": ARCHIVE_MAX_UPLOAD_BYTES + DATA_UPLOAD_MAX_MEMORY_SIZE,
+}
+if ARCHIVE_TRUSTED_PROXY:
+    WAITRESS_OPTIONS |= {
+        "trusted_proxy": ARCHIVE_TRUSTED_PROXY,
+        "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+        "clear_untrusted_proxy_headers": True,
+    }
 
 # Model registry policy.
 ARCHIVE_ALLOW_NONCOMMERCIAL_MODELS = env_bool("ARCHIVE_ALLOW_NONCOMMERCIAL_MODELS", True)
@@ -161,6 +207,16 @@ JOB_TIME_LIMITS = {
     "ai": env_int("JOB_TIME_LIMIT_AI_S", 3600),
 }
 JOB_MAX_STEPS = env_int("JOB_MAX_STEPS", 20)
+# Engine operations run in worker processes (restoration.executor), never in the server's own:
+# each may use this much memory on top of its libraries (enforced with RLIMIT_AS), and
+# job_create refuses a pipeline whose predicted peak is over it. ARCHIVE_ENGINE_WORKERS warm
+# workers are kept per process that runs jobs.
+ARCHIVE_WORKER_MEMORY_MB = env_int("ARCHIVE_WORKER_MEMORY_MB", 4096)
+ARCHIVE_ENGINE_WORKERS = env_int("ARCHIVE_ENGINE_WORKERS", DRAMATIQ_WORKER_THREADS)
+# Memory that image decodes (uploads, job inputs) may hold at once in one process: a decode
+# predicted above it is refused before decoding (413), others wait their turn, so two
+# decompression bombs queue instead of adding up.
+ARCHIVE_DECODE_MEMORY_MB = env_int("ARCHIVE_DECODE_MEMORY_MB", 3072)
 _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
@@ -213,9 +269,47 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "api.schema.ArchiveAutoSchema",
     # One JSON error shape with the right 4xx (api/errors.py).
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # DRF's parsers with Django's body size limit and a JSON nesting limit (api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.JSONParser",
+        "api.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 # Job submissions per user (POST /api/v1/jobs/); empty disables the throttle.
 ARCHIVE_JOB_SUBMIT_RATE = env_str("ARCHIVE_JOB_SUBMIT_RATE", "30/min")
+
+# The cache holds the throttle's and the login limit's counters, so every process that serves
+# requests must share it: Redis when CACHE_URL says so (use a database of its own, not the
+# broker's: Django's cache.clear() empties the whole database), otherwise files under
+# ARCHIVE_DATA_DIR, shared by the processes of one machine. A per-process cache would let each
+# process grant the whole allowance again.
+CACHE_URL = env_str("CACHE_URL", f"file://{ARCHIVE_DATA_DIR / 'cache'}")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "archive",
+        }
+    }
+elif CACHE_URL.startswith("file://"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": CACHE_URL.removeprefix("file://"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
+else:
+    raise ImproperlyConfigured(f"CACHE_URL={CACHE_URL!r}: use redis://... or file:///a/directory")
+
+# Failed logins (the login page, the admin's, any authenticate() call) per user name and
+# client address: more than ARCHIVE_LOGIN_MAX_FAILURES within ARCHIVE_LOGIN_WINDOW_S locks
+# that pair out until the window has passed (config/auth.py).
+AUTHENTICATION_BACKENDS = ["config.auth.RateLimitedModelBackend"]
+ARCHIVE_LOGIN_MAX_FAILURES = env_int("ARCHIVE_LOGIN_MAX_FAILURES", 10)
+ARCHIVE_LOGIN_WINDOW_S = env_int("ARCHIVE_LOGIN_WINDOW_S", 15 * 60)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Photo restoration archive API",

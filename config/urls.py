@@ -1,7 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.auth import LoginView
 from config.health import healthz
+
+# Errors that escape the views: JSON under /api/, pages elsewhere, 507 for a full disk.
+handler400 = "config.errors.bad_request"
+handler500 = "config.errors.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -9,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("api/", include("api.urls", namespace="api-root")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The login page with the failed-login limit's message (config/auth.py); the rest as Django's.
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("web.urls")),
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from restoration.models import Artifact, AuditRun, Job, ModelWeights, Step
+from restoration.models import Artifact, AuditRun, Job, JobEvent, ModelWeights, Step
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -59,10 +59,24 @@ class ModelWeightsAdmin(admin.ModelAdmin):
     readonly_fields = ("sha256", "architecture", "purpose", "scale", "path", "size", "details")
 
 
+class JobEventInline(admin.TabularInline):
+    """The job's history, read-only like the rows themselves (append-only)."""
+
+    model = JobEvent
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("at", "from_status", "to_status", "actor", "worker", "reason")
+    ordering = ("at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = ("id", "status", "progress", "requester", "created_at", "error")
     list_filter = ("status",)
+    inlines = (JobEventInline,)
 
 
 @admin.register(AuditRun)

@@ -2,7 +2,8 @@
 
 Each problem is a dict with ``kind`` (one of ``PROBLEM_KINDS``), the ``artifact`` and/or
 ``step`` it concerns, ``expected``/``actual`` where there are values to compare, and a
-``message`` a person can act on. Every run is recorded as an ``AuditRun``.
+``message`` a person can act on. Every run is recorded as an ``AuditRun``; reading the last
+one (``last_audit``) writes nothing.
 
 - ``file_missing``: the stored object of an artifact is gone.
 - ``file_changed``: its bytes no longer hash to the artifact's sha256.
@@ -23,8 +24,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, Q
 
+from restoration.exports import ancestor_graph
 from restoration.models import Artifact, AuditRun, Step, StepOutput
-from restoration.selectors import StepParts, lineage_ancestors, load_step_parts, stored_step_record
+from restoration.selectors import LineageGraph, StepParts, load_step_parts, stored_step_record
 from restoration.storage import sha256_of_object
 
 PROBLEM_KINDS = ("file_missing", "file_changed", "record_changed", "chain_broken")
@@ -141,26 +143,42 @@ def _record_run(
         checked=audit.checked,
         problems=audit.problems,
     )
+    return audit_report(run)
+
+
+def audit_report(run: AuditRun) -> dict[str, Any]:
+    """What a verify reports, for a run just made or read back (plain JSON data):
+    ``{"ok", "checked", "problems", "audit_run", "started_at", "ended_at"}``."""
     return {
         "ok": run.ok,
         "checked": run.checked,
-        "problems": audit.problems,
+        "problems": run.problems,
         "audit_run": run.pk,
+        "started_at": run.started_at.isoformat(),
+        "ended_at": run.ended_at.isoformat(),
     }
+
+
+def last_audit(*, artifact_id: int) -> AuditRun | None:
+    """The latest verify of this artifact's lineage (a read: records nothing)."""
+    return AuditRun.objects.filter(artifact_id=artifact_id, scope="artifact").first()
 
 
 def artifact_verify(
     *,
-    artifact_id: int,
+    graph: LineageGraph | None = None,
+    artifact_id: int | None = None,
     user: AbstractBaseUser | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Verify the whole ancestor lineage of one artifact and record the run.
 
-    Returns ``{"ok": bool, "checked": n, "problems": [...], "audit_run": id}``; ``checked``
-    counts files and step records. Raises ``Artifact.DoesNotExist`` for an unknown id."""
+    ``graph`` is the lineage the caller already fetched (e.g. to check that the user may see
+    it); without it, the graph of ``artifact_id`` is fetched here. Returns
+    ``audit_report(run)``; ``checked`` counts files and step records. Raises
+    ``Artifact.DoesNotExist`` for an unknown id."""
     started = dt.datetime.now(dt.UTC)
-    graph = lineage_ancestors(artifact_id=artifact_id)
+    graph = ancestor_graph(graph, artifact_id)
     audit = _Audit(progress=progress)
     for artifact in graph.artifacts.values():
         _check_file(audit, artifact)
@@ -171,11 +189,11 @@ def artifact_verify(
     return _record_run(audit, started_at=started, scope="artifact", artifact=graph.root, user=user)
 
 
-def lineage_size(*, artifact_id: int | None = None) -> int:
-    """How many items a verify will check (for progress bars)."""
-    if artifact_id is None:
+def lineage_size(*, graph: LineageGraph | None = None) -> int:
+    """How many items a verify of ``graph`` (or, without one, of the whole archive) will check
+    (for progress bars)."""
+    if graph is None:
         return Artifact.objects.count() + Step.objects.count()
-    graph = lineage_ancestors(artifact_id=artifact_id)
     return len(graph.artifacts) + len(graph.steps)
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 RECORD_VERSION = 1
 
@@ -100,6 +100,64 @@ class StepRecord:
 
     def record_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.as_canonical_dict())).hexdigest()
+
+
+class StepFields(Protocol):
+    """The hashed fields of a step: a ``restoration.models.Step``, saved or about to be."""
+
+    kind: str
+    operation: str
+    operation_version: str
+    parameters: Any
+    model_sha256: str
+    model_architecture: str
+    software: Any
+    device: str
+    seed: int | None
+    actor: str
+    on_behalf_of: str
+    started_at: dt.datetime
+    ended_at: dt.datetime
+    rationale: str
+    run_record: Any
+    change_summary: Any
+
+
+def step_record_of(
+    step: StepFields,
+    *,
+    inputs: Sequence[InputRef],
+    outputs: Sequence[OutputRef],
+    citation_ids: Sequence[int],
+    reference_ids: Sequence[int],
+) -> StepRecord:
+    """The one construction of a step's record from the step's fields and its links.
+
+    ``step_record`` hashes what it is about to write with it and ``verify`` rebuilds the record
+    from what the database holds with it: the two cannot drift, so any difference between what
+    was hashed then and what is stored now is a change to the data, never to the code."""
+    return StepRecord(
+        kind=step.kind,
+        operation=step.operation,
+        operation_version=step.operation_version,
+        parameters=step.parameters,
+        model_sha256=step.model_sha256,
+        model_architecture=step.model_architecture,
+        software=step.software,
+        device=step.device,
+        seed=step.seed,
+        actor=step.actor,
+        on_behalf_of=step.on_behalf_of,
+        started_at=step.started_at,
+        ended_at=step.ended_at,
+        rationale=step.rationale,
+        citation_ids=list(citation_ids),
+        reference_ids=list(reference_ids),
+        inputs=list(inputs),
+        outputs=list(outputs),
+        run_record=step.run_record,
+        change_summary=step.change_summary,
+    )
 
 
 def json_safe(value: Any) -> Any:

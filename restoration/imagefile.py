@@ -9,7 +9,11 @@ from __future__ import annotations
 import io
 import re
 import struct
+import threading
+import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -52,6 +56,68 @@ class ImageFacts:
     notes: list[str] = field(default_factory=list)
     exif: dict[str, Any] = field(default_factory=dict)
     preview: bytes | None = None
+
+
+class DecodeBudget:
+    """Bytes that decodes in this process may hold at once (``ARCHIVE_DECODE_MEMORY_MB``).
+
+    A decode reserves its predicted peak (``decode_cost``) before any pixel is decoded: one that
+    could never fit is refused at once (413), others wait their turn, so two decompression
+    bombs arriving together queue instead of adding up."""
+
+    def __init__(self, limit_bytes: int = 3072 * 2**20, wait_s: float = 120.0) -> None:
+        self.limit_bytes = limit_bytes
+        self.wait_s = wait_s
+        self._used = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, cost: int, what: str) -> Iterator[None]:
+        if cost > self.limit_bytes:
+            raise ImageRejected(
+                f"{what} would need about {cost / 2**20:,.0f} MiB to decode, over this "
+                f"server's decode budget of {self.limit_bytes / 2**20:,.0f} MiB "
+                "(ARCHIVE_DECODE_MEMORY_MB); not decoded",
+                code="too_large",
+            )
+        deadline = time.monotonic() + self.wait_s
+        with self._cond:
+            while self._used + cost > self.limit_bytes:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ImageRejected(
+                        "the server is busy decoding other large images; try again shortly",
+                        code="busy",
+                    )
+                self._cond.wait(left)
+            self._used += cost
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._used -= cost
+                self._cond.notify_all()
+
+
+DECODES = DecodeBudget()
+
+# Bytes per pixel of the decoded image by Pillow mode (what Pillow itself holds).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2}
+
+
+# Pillow's WebP decoder goes through libwebp's animation decoder, which holds several RGBA
+# canvases: a 16383x16383 lossless WebP measured 6.0 GiB to load and 7.0 GiB to decode to an
+# array (26.8 B/px), against 5 B/px for a PNG of the same size.
+_FORMAT_HELD_BYTES = {"WEBP": 24}
+
+
+def decode_cost(width: int, height: int, mode: str, fmt: str = "") -> int:
+    """Predicted peak bytes of decoding an image to an engine array (``decode_rgb_or_grey``) or
+    validating it (``inspect_image``): what Pillow holds while decoding, one converted copy,
+    the array (alpha is flattened in strips, see ``_flatten_alpha``), plus a margin."""
+    pixels = width * height
+    held = _FORMAT_HELD_BYTES.get(fmt, _MODE_BYTES.get(mode, 4))
+    return pixels * (held + 4 + 3) + 16 * 2**20
 
 
 def check_filename(name: str) -> str:
@@ -133,7 +199,14 @@ def inspect_image(
             )
         try:
             img.seek(0)
-            img.load()
+            with DECODES.reserve(decode_cost(width, height, img.mode, fmt), "the image"):
+                img.load()
+                _check_exif_structure(img)
+                facts = _facts(img, fmt, pages, notes)
+                if preview_side:
+                    facts.preview = _preview_of_loaded(img, preview_side)
+        except ImageRejected:
+            raise
         except Image.DecompressionBombError as exc:
             raise ImageRejected(str(exc), code="decompression_bomb") from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -141,24 +214,24 @@ def inspect_image(
                 f"the image data is truncated or corrupt ({exc}); the file was not stored",
                 code="corrupt_image",
             ) from exc
-        _check_exif_structure(img)
-        facts = ImageFacts(
-            format=fmt,
-            media_type=SUPPORTED_FORMATS[fmt],
-            width=width,
-            height=height,
-            mode=img.mode,
-            bit_depth=_bit_depth(img),
-            has_icc_profile=bool(img.info.get("icc_profile")),
-            pages=pages,
-            notes=notes,
-        )
-        if preview_side:
-            facts.preview = _preview_of_loaded(img, preview_side)
     stream.seek(0)
     facts.exif = read_exif(stream)
     stream.seek(0)
     return facts
+
+
+def _facts(img: Image.Image, fmt: str, pages: int, notes: list[str]) -> ImageFacts:
+    return ImageFacts(
+        format=fmt,
+        media_type=SUPPORTED_FORMATS[fmt],
+        width=img.width,
+        height=img.height,
+        mode=img.mode,
+        bit_depth=_bit_depth(img),
+        has_icc_profile=bool(img.info.get("icc_profile")),
+        pages=pages,
+        notes=notes,
+    )
 
 
 def _check_pixel_budget(width: int, height: int, max_pixels: int) -> None:
@@ -300,8 +373,10 @@ def decode_rgb_or_grey(data: bytes | IO[bytes], *, max_pixels: int) -> np.ndarra
     with Image.open(stream) as img:
         _check_pixel_budget(img.width, img.height, max_pixels)
         img.seek(0)
-        img = ImageOps.exif_transpose(img) or img
-        return _to_array(img)
+        cost = decode_cost(img.width, img.height, img.mode, img.format or "")
+        with DECODES.reserve(cost, "the image"):
+            img = ImageOps.exif_transpose(img) or img
+            return _to_array(img)
 
 
 def _to_array(img: Image.Image) -> np.ndarray:
@@ -323,10 +398,16 @@ def _to_array(img: Image.Image) -> np.ndarray:
 
 
 def _flatten_alpha(img: Image.Image, *, grey: bool) -> np.ndarray:
-    rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
-    alpha = rgba[..., 3:4]
-    rgb = rgba[..., :3] * alpha + (1.0 - alpha)
-    out = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    """Composite on white in strips of rows: float32 RGBA of a whole 16383x16383 WebP would be
+    4 GiB, a strip is a few MiB, and the result is the same."""
+    rgba = np.asarray(img.convert("RGBA"))
+    out = np.empty(rgba.shape[:2] + (3,), dtype=np.uint8)
+    strip = max(1, (4 * 2**20) // max(1, rgba.shape[1] * 4))
+    for top in range(0, rgba.shape[0], strip):
+        part = rgba[top : top + strip].astype(np.float32) / 255.0
+        alpha = part[..., 3:4]
+        rgb = part[..., :3] * alpha + (1.0 - alpha)
+        out[top : top + strip] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
     return out[..., 0] if grey else out
 
 

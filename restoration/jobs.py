@@ -1,9 +1,10 @@
-"""Writes of restoration jobs: create (validating the whole pipeline), transition, cancel, resume.
+"""Writes of restoration jobs: create (validating the whole pipeline), cancel, resume.
 
 A job is a row first and a broker message second: the message only carries the job id, so
 losing a message (in-memory broker after a crash, broker outage at commit time) loses nothing;
-``job_resume_stale`` re-enqueues what is unfinished. Every status change goes through
-``job_transition``, a conditional ``UPDATE ... WHERE status = old`` that at most one caller wins.
+``job_resume_stale`` re-enqueues what is unfinished. The state machine (transitions, leases,
+time limits, the event history) lives in ``restoration.jobstate``; its names are re-exported
+here for the callers of this module.
 """
 
 from __future__ import annotations
@@ -20,29 +21,42 @@ from django.db import transaction
 from django.db.models import Q
 
 from archive.selectors import artifact_is_visible, visible_citations
+from restoration.admission import pipeline_memory_errors
+from restoration.ids import id_problem, parse_id
+from restoration.jobstate import (
+    ALLOWED_TRANSITIONS,
+    TERMINAL,
+    UNFINISHED,
+    InvalidTransition,
+    job_created_event,
+    job_time_limits,
+    job_transition,
+    lease_expired_q,
+    now,
+)
 from restoration.models import Artifact, Job, ModelWeights
 from restoration.registry import engine_env
+
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "TERMINAL",
+    "UNFINISHED",
+    "InvalidTransition",
+    "JobNotCancellable",
+    "JobValidationError",
+    "enqueue",
+    "job_cancel",
+    "job_create",
+    "job_resume_stale",
+    "job_time_limit_s",
+    "job_transition",
+    "now",
+]
 
 logger = logging.getLogger(__name__)
 
 User = AbstractBaseUser | AnonymousUser | None
 Status = Job.Status
-
-TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
-UNFINISHED = (Status.QUEUED, Status.RUNNING)
-
-# The one allowed-transition table. running -> running is a lease takeover (another worker
-# claims a job whose worker stopped heartbeating); running -> queued releases a claim after a
-# transient error or at an embedded restart, so that the next delivery may claim it again.
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
-    Status.RUNNING: frozenset(
-        {Status.RUNNING, Status.QUEUED, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
-    ),
-    Status.SUCCEEDED: frozenset(),
-    Status.FAILED: frozenset(),
-    Status.CANCELLED: frozenset(),
-}
 
 # AI operations whose `model` parameter must name weights of this purpose.
 MODEL_PURPOSES: dict[str, str] = {
@@ -60,10 +74,6 @@ class JobValidationError(ValidationError):
         super().__init__({k: v if isinstance(v, list) else [v] for k, v in errors.items()})
 
 
-class InvalidTransition(RuntimeError):
-    """A status change the table does not allow (a programming error, not a race)."""
-
-
 class JobNotCancellable(RuntimeError):
     """The job already ended (succeeded or failed); its status is in ``status``."""
 
@@ -72,33 +82,6 @@ class JobNotCancellable(RuntimeError):
             f"job {job.pk} already {job.status}; only queued or running jobs can be cancelled"
         )
         self.status = job.status
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-# --- transitions -------------------------------------------------------------------------------
-
-
-def job_transition(
-    *, job_id: int, old: str, new: str, expect: Mapping[str, Any] | None = None, **changes: Any
-) -> bool:
-    """Move job ``job_id`` from ``old`` to ``new`` if it is still in ``old`` (and matches
-    ``expect``, e.g. ``{"claimed_by": me}``), applying ``changes`` in the same UPDATE.
-
-    Returns False when another caller changed the job first: the conditional UPDATE is the lock,
-    so two workers can never both claim a job, and a late worker cannot overwrite a cancel."""
-    if new not in ALLOWED_TRANSITIONS.get(old, frozenset()):
-        raise InvalidTransition(f"job status {old!r} -> {new!r} is not an allowed transition")
-    stamp = now()
-    changes.setdefault("updated_at", stamp)  # queryset.update() skips auto_now
-    if new in TERMINAL:
-        changes.setdefault("ended_at", stamp)
-    updated = Job.objects.filter(id=job_id, status=old, **(expect or {})).update(
-        status=new, **changes
-    )
-    return updated == 1
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -119,17 +102,21 @@ def job_create(
     available here; params pass the op's validation; ``model`` params name registered weights
     (by name or id) of the op's purpose whose file is present; ``artifact`` params (e.g.
     ``color_transfer.reference``) name artifacts ``user`` may see; hint citations exist and are
-    visible. Raises ``JobValidationError``. The stored pipeline keeps the normalised params
+    visible; the predicted peak memory of every step fits the engine workers' budget
+    (``restoration.admission``). Raises ``JobValidationError``. The stored pipeline keeps the normalised params
     and, under ``resolved``, the ids they were resolved to. Enqueued on commit."""
     errors: dict[str, list[str]] = {}
     artifact = _resolve_input(input_id, user, errors)
     pipeline = _validate_steps(steps, user, errors)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         errors.setdefault("seed", []).append(f"must be an integer in [0, 2^63), got {seed!r}")
+    if not errors and artifact is not None and pipeline is not None:
+        errors.update(pipeline_memory_errors(source=artifact, pipeline=pipeline))
     if errors:
         raise JobValidationError(errors)
     assert artifact is not None and pipeline is not None
     requester = user if user is not None and user.is_authenticated else None
+    time_limit_s, step_time_limits = job_time_limits(pipeline)
     with transaction.atomic():
         job = Job.objects.create(
             input=artifact,
@@ -137,7 +124,10 @@ def job_create(
             requester=requester,
             on_behalf_of=on_behalf_of,
             seed=seed,
+            time_limit_s=time_limit_s,
+            step_time_limits=step_time_limits,
         )
+        job_created_event(job=job, actor=requester.get_username() if requester else "")
         job_id = job.pk
         transaction.on_commit(lambda: enqueue(job_id))
     return job
@@ -162,13 +152,7 @@ def _resolve_input(input_id: Any, user: User, errors: dict[str, list[str]]) -> A
 
 
 def _as_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()) or None
-    return None
+    return parse_id(value)  # restoration/ids.py: also refuses ids beyond the database's bigint
 
 
 def _validate_steps(steps: Any, user: User, errors: dict[str, list[str]]) -> list[dict] | None:
@@ -288,7 +272,7 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
         pk = _as_id(citation)
         if pk is None:
             errors.setdefault(f"{field}[{index}].citation", []).append(
-                f"must be a citation id, got {citation!r}"
+                id_problem(citation, "citation")
             )
             continue
         wanted.setdefault(pk, []).append(index)
@@ -309,17 +293,9 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
 
 
 def job_time_limit_s(pipeline: Sequence[Mapping[str, Any]]) -> int:
-    """The hard limit of one run of the job: the per-operation limits summed, plus a margin."""
-    from restoration.engine import EngineError, get_operation
-
-    total = 60
-    for spec in pipeline:
-        try:
-            kind = get_operation(spec["op"]).kind
-        except EngineError:
-            kind = "classical"
-        total += settings.JOB_TIME_LIMITS.get(kind, settings.JOB_TIME_LIMITS["classical"])
-    return total
+    """The whole-run limit ``job_time_limits`` gives ``pipeline`` (a job stores its own in
+    ``Job.time_limit_s`` at creation: prefer that)."""
+    return job_time_limits(pipeline)[0]
 
 
 def enqueue(job_id: int) -> bool:
@@ -328,8 +304,8 @@ def enqueue(job_id: int) -> bool:
     from restoration.actors import job_run
 
     try:
-        pipeline = Job.objects.values_list("pipeline", flat=True).get(pk=job_id)
-        job_run.send_with_options(args=(job_id,), time_limit=job_time_limit_s(pipeline) * 1000)
+        limit_s = Job.objects.values_list("time_limit_s", flat=True).get(pk=job_id)
+        job_run.send_with_options(args=(job_id,), time_limit=limit_s * 1000)
     except Exception:  # broker down: the job is a row first, resume picks it up
         logger.exception("could not enqueue job %s; it stays queued until resumed", job_id)
         return False
@@ -345,13 +321,15 @@ def job_cancel(*, job_id: int, user: User = None) -> Job:
     who = user.get_username() if user is not None and user.is_authenticated else ""
     reason = f"cancelled by {who}" if who else "cancelled"
     Job.objects.filter(id=job_id, status__in=UNFINISHED).update(cancel_requested=True)
-    if not job_transition(job_id=job_id, old=Status.QUEUED, new=Status.CANCELLED, error=reason):
-        stale = now() - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    if not job_transition(
+        job_id=job_id, old=Status.QUEUED, new=Status.CANCELLED, actor=who, error=reason
+    ):
         job_transition(
             job_id=job_id,
             old=Status.RUNNING,
             new=Status.CANCELLED,
-            expect={"updated_at__lt": stale},
+            actor=who,
+            where=lease_expired_q(now()),
             error=reason,
         )
     job = Job.objects.get(pk=job_id)
@@ -386,11 +364,9 @@ def job_resume_stale(*, embedded: bool | None = None, queued_grace_s: int = 300)
         )
     else:
         stamp = now()
-        lease = stamp - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
         grace = stamp - dt.timedelta(seconds=queued_grace_s)
         candidates = Job.objects.filter(
-            Q(status=Status.RUNNING, updated_at__lt=lease)
-            | Q(status=Status.QUEUED, updated_at__lt=grace)
+            lease_expired_q(stamp) | Q(status=Status.QUEUED, updated_at__lt=grace)
         ).values_list("id", "updated_at")
         # Touching updated_at conditionally elects one sender per stale job when several
         # workers sweep at once; the delivery then takes over once the lease runs out.

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 from collections.abc import Sequence
 from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.files.storage import default_storage
 
 from archive.models import Citation, ReferenceImage
 from archive.selectors import artifact_is_visible, visible_citations, visible_references
-from restoration import imagefile
-from restoration.engine.change import change_summary
+from restoration import executor, imagefile
 from restoration.models import Artifact, Step
-from restoration.services import (
-    NewInput,
-    NewOutput,
-    discard_outputs,
-    output_from_upload,
-    step_record,
-)
+from restoration.services import AcceptedFile, Derivation, NewInput, artifact_ingest
+from restoration.storage import open_object
+
+logger = logging.getLogger(__name__)
 
 MANUAL_OPERATION = "manual_retouch"
 MANUAL_VERSION = "1.0"
@@ -56,9 +51,19 @@ def _require_visible(queryset: Any, ids: list[int], what: str) -> None:
         )
 
 
-def _decode(sha256: str) -> Any:
-    with default_storage.open(f"objects/{sha256[:2]}/{sha256[2:4]}/{sha256}", "rb") as fh:
-        return imagefile.decode_rgb_or_grey(fh, max_pixels=settings.ARCHIVE_MAX_PIXELS)
+def _decode(stream: IO[bytes]) -> Any:
+    stream.seek(0)
+    return imagefile.decode_rgb_or_grey(stream, max_pixels=settings.ARCHIVE_MAX_PIXELS)
+
+
+def _change_summary(before: Any, after: Any) -> dict[str, Any]:
+    """Measured in an engine worker, not in the web server's process; a summary is evidence,
+    not the product, so a failure (e.g. over the memory budget) records the step without it."""
+    try:
+        return executor.change_summary(before, after)
+    except executor.OperationFailed:
+        logger.warning("manual step: no change summary", exc_info=True)
+        return {}
 
 
 def step_record_manual(
@@ -76,10 +81,10 @@ def step_record_manual(
     """Record a retouch made outside the archive as a ``manual`` step with its change summary.
 
     Checks everything that needs no file first (input, rationale, citations, references), then
-    validates, hashes and stores the upload, measures the change against the input, and records
-    the step. On any failure after the file was stored, the file is removed again: no orphan
-    file and no half-written rows. Raises ``ManualStepRejected`` or ``ImageRejected``."""
-    received = dt.datetime.now(dt.UTC)
+    ingests the upload with ``artifact_ingest`` (the one way a file enters the archive), whose
+    ``derive`` measures the change against the input before anything is written and makes the
+    file the output of a ``manual`` step. On any failure nothing stays behind: no orphan file,
+    no half-written rows. Raises ``ManualStepRejected`` or ``ImageRejected``."""
     rationale = (rationale or "").strip()
     if not rationale:
         raise ManualStepRejected(
@@ -91,11 +96,12 @@ def step_record_manual(
         )
     if filename:
         imagefile.check_filename(filename)
-    source = Artifact.objects.filter(pk=input_artifact_id).first()
-    if source is None or not artifact_is_visible(source.pk, user):
+    found = Artifact.objects.filter(pk=input_artifact_id).first()
+    if found is None or not artifact_is_visible(found.pk, user):
         raise ManualStepRejected(
             f"no artifact with id {input_artifact_id}", code="unknown_artifact"
         )
+    source: Artifact = found
     citations = _checked_ids(citation_ids, "citation")
     references = _checked_ids(reference_ids, "reference image")
     _require_visible(visible_citations(Citation.objects.all(), user), citations, "citation")
@@ -103,57 +109,52 @@ def step_record_manual(
         visible_references(ReferenceImage.objects.all(), user), references, "reference image"
     )
 
-    output = output_from_upload(image)
-    try:
-        return _record(
+    def derive(upload: AcceptedFile) -> Derivation:
+        return _derivation(
             source=source,
-            output=output,
+            upload=upload,
             rationale=rationale,
-            user=user,
             citations=citations,
             references=references,
             on_behalf_of=on_behalf_of,
             tool=tool,
             filename=filename,
-            received=received,
         )
-    except BaseException:
-        discard_outputs([output])
-        raise
+
+    result = artifact_ingest(stream=image, filename=filename or "upload", user=user, derive=derive)
+    assert result.step is not None  # a derived file is never a duplicate: it is linked
+    return result.step
 
 
-def _record(
+def _derivation(
     *,
     source: Artifact,
-    output: NewOutput,
+    upload: AcceptedFile,
     rationale: str,
-    user: AbstractBaseUser,
     citations: list[int],
     references: list[int],
     on_behalf_of: str,
     tool: str,
     filename: str,
-    received: dt.datetime,
-) -> Step:
-    if output.sha256 == source.sha256:
+) -> Derivation:
+    """The manual step that made the upload, measured against its input (before any write)."""
+    if upload.sha256 == source.sha256:
         raise ManualStepRejected(
             "the uploaded image is the input artifact itself: nothing was retouched",
             code="unchanged",
         )
-    summary = change_summary(_decode(source.sha256), _decode(output.sha256))
-    parameters: dict[str, Any] = {"tool": tool, "media_type": output.media_type}
+    with open_object(source.sha256) as fh:
+        before = _decode(fh)
+    summary = _change_summary(before, _decode(upload.file))
+    parameters: dict[str, Any] = {"tool": tool, "media_type": upload.facts.media_type}
     if filename:
         parameters["original_filename"] = filename
-    return step_record(
-        kind="manual",
+    return Derivation(
+        kind=Step.Kind.MANUAL,
         operation=MANUAL_OPERATION,
         operation_version=MANUAL_VERSION,
         parameters=parameters,
         inputs=[NewInput(role="image", artifact=source)],
-        outputs=[output],
-        started_at=received,
-        ended_at=dt.datetime.now(dt.UTC),
-        user=user,
         on_behalf_of=on_behalf_of,
         rationale=rationale,
         citation_ids=citations,

@@ -169,6 +169,13 @@ class Step(AppendOnlyModel):
     def __str__(self) -> str:
         return f"step {self.pk} {self.operation}"
 
+    def output(self, role: str = "image") -> Artifact | None:
+        """The artifact this step produced in ``role`` (from memory after ``step_record``)."""
+        for link in self.produced.all():
+            if link.role == role:
+                return link.artifact
+        return None
+
 
 class StepInput(AppendOnlyModel):
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="inputs")
@@ -217,7 +224,8 @@ class StepReference(AppendOnlyModel):
 
 
 class Job(models.Model):
-    """A requested pipeline on one input artifact. Status changes only via ``job_transition``."""
+    """A requested pipeline on one input artifact. Status changes only via ``job_transition``
+    (``restoration.jobstate``), which writes a ``JobEvent`` beside each change."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -249,6 +257,15 @@ class Job(models.Model):
         Artifact, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="last sign of life of the claiming worker (the lease)"
+    )
+    time_limit_s = models.PositiveIntegerField(
+        default=0, help_text="hard limit of one run of the whole job, fixed at creation"
+    )
+    step_time_limits = models.JSONField(
+        default=list, blank=True, help_text="limit in seconds of each step, fixed at creation"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -259,6 +276,28 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.status})"
+
+
+class JobEvent(AppendOnlyModel):
+    """One status change of a job (or its creation), written by ``job_transition`` in the
+    transaction that made the change: the job's history, who/what moved it and why."""
+
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    actor = models.CharField(
+        max_length=150, blank=True, help_text="the user who asked, if a person did"
+    )
+    worker = models.CharField(max_length=200, blank=True, help_text="the worker's tag, if any")
+    from_status = models.CharField(max_length=20, blank=True, help_text="empty at creation")
+    to_status = models.CharField(max_length=20)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job_id", "at", "id"]
+        indexes = [models.Index(fields=["job", "id"], name="job_event_by_job")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: {self.from_status or '-'} -> {self.to_status}"
 
 
 class AuditRun(models.Model):

@@ -9,7 +9,8 @@ Shape of a run (every transaction is short; no transaction is open while an oper
 2. *Steps*: steps already recorded for (job, job_index) are reused, never recomputed; the
    first missing one runs on the previous step's output. A monitor thread heartbeats the
    lease, flushes progress and polls ``cancel_requested`` about once a second, so the
-   operation's per-tile ``should_cancel`` is a memory read, not a query.
+   executor's cancel check is a memory read, not a query. The operation itself runs in an
+   engine worker process (``restoration.executor``), which a cancel or a time-out kills.
 3. *Record*: outputs are stored (content-addressed, so a redo after a crash finds the bytes it
    already wrote and adopts them) and the Step is appended with ``step_record_or_discard``.
    The unique (job, job_index) constraint settles a race between two workers: the loser
@@ -30,9 +31,7 @@ import logging
 import os
 import platform
 import threading
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +42,22 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import F
 
 from restoration import imagefile
-from restoration.jobs import TERMINAL, job_transition, now
+from restoration.engine.types import Cancelled
+from restoration.executor import (
+    EngineRun,
+    OperationCancelled,
+    OperationFailed,
+    OpRequest,
+    run_operation,
+)
+from restoration.jobstate import (
+    TERMINAL,
+    job_heartbeat,
+    job_transition,
+    lease_expired,
+    lease_left_s,
+    now,
+)
 from restoration.models import Artifact, Job, ModelWeights, Step, StepOutput
 from restoration.services import (
     NewInput,
@@ -121,8 +135,6 @@ class _Monitor:
     fraction: float = 0.0
     cancel: bool = False
     lost: bool = False
-    deadline: float | None = None
-    deadline_hit: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -140,10 +152,9 @@ class _Monitor:
     def report(self, fraction: float) -> None:
         self.fraction = min(1.0, max(0.0, float(fraction)))
 
-    def should_cancel(self) -> bool:
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            self.deadline_hit = True
-        return self.cancel or self.lost or self.deadline_hit
+    def should_stop(self) -> bool:
+        """A cancel was asked for or the claim was lost: a memory read, polled by the executor."""
+        return self.cancel or self.lost
 
     @property
     def progress(self) -> float:
@@ -158,18 +169,12 @@ class _Monitor:
 
     def beat(self) -> None:
         try:
-            held = Job.objects.filter(
-                id=self.job_id, status=Status.RUNNING, claimed_by=self.tag
-            ).update(progress=self.progress, current_step=self.step, updated_at=now())
-            if not held:
-                # Cancelled by job_cancel after a lease expiry, or taken over: stop working.
-                self.lost = True
-                return
-            self.cancel = bool(
-                Job.objects.filter(id=self.job_id)
-                .values_list("cancel_requested", flat=True)
-                .first()
+            beat = job_heartbeat(
+                job_id=self.job_id, worker=self.tag, progress=self.progress, current_step=self.step
             )
+            # Not held: cancelled by job_cancel after a lease expiry, or taken over: stop.
+            self.lost = not beat.held
+            self.cancel = beat.cancel_requested
         except DatabaseError:  # a missed heartbeat is not fatal; the lease allows several
             logger.warning("job %s: heartbeat failed", self.job_id, exc_info=True)
             connection.close()
@@ -210,17 +215,10 @@ def run_job(job_id: int) -> str:
     except BaseException as exc:
         # dramatiq's hard TimeLimitExceeded (and other interrupts) land here.
         if type(exc).__name__ == "TimeLimitExceeded":
-            limit = job_limit_s(job.pipeline)
-            _fail(job.pk, tag, f"the job exceeded its time limit of {limit} s")
+            _fail(job.pk, tag, f"the job exceeded its time limit of {job.time_limit_s} s")
         raise
     finally:
         monitor.stop()
-
-
-def job_limit_s(pipeline: list[dict[str, Any]]) -> int:
-    from restoration.jobs import job_time_limit_s
-
-    return job_time_limit_s(pipeline)
 
 
 def claim(job_id: int, tag: str) -> Job | None:
@@ -233,20 +231,21 @@ def claim(job_id: int, tag: str) -> Job | None:
             return None
         if job.status in TERMINAL:
             return None
-        expect: dict[str, Any] = {"claimed_by": job.claimed_by, "updated_at": job.updated_at}
-        if job.status == Status.RUNNING:
-            age = (now() - job.updated_at).total_seconds()
-            if age < settings.JOB_LEASE_SECONDS:
-                raise JobBusy(
-                    f"job {job_id} is running on {job.claimed_by} (heartbeat {age:.1f} s ago)",
-                    delay_s=settings.JOB_LEASE_SECONDS - age + 0.2,
-                )
+        # The claim holds only if nobody claimed, beat or released in between.
+        expect: dict[str, Any] = {"claimed_by": job.claimed_by, "heartbeat_at": job.heartbeat_at}
+        stamp = now()
+        if job.status == Status.RUNNING and not lease_expired(job, stamp):
+            raise JobBusy(
+                f"job {job_id} is running on {job.claimed_by} (heartbeat at {job.heartbeat_at})",
+                delay_s=lease_left_s(job, stamp) + 0.2,
+            )
         if job.cancel_requested:
             job_transition(
                 job_id=job_id,
                 old=job.status,
                 new=Status.CANCELLED,
                 expect=expect,
+                worker=tag,
                 error="cancelled",
             )
             continue
@@ -255,19 +254,29 @@ def claim(job_id: int, tag: str) -> Job | None:
             if job.error:
                 reason += f"; last: {job.error}"
             job_transition(
-                job_id=job_id, old=job.status, new=Status.FAILED, expect=expect, error=reason
+                job_id=job_id,
+                old=job.status,
+                new=Status.FAILED,
+                expect=expect,
+                worker=tag,
+                error=reason,
             )
             continue
-        stamp = now()
         changes: dict[str, Any] = {
             "claimed_by": tag,
             "attempts": F("attempts") + 1,
-            "updated_at": stamp,
+            "heartbeat_at": stamp,
         }
         if job.started_at is None:
             changes["started_at"] = stamp
+        taking_over = f"lease of {job.claimed_by} expired" if job.status == Status.RUNNING else ""
         if job_transition(
-            job_id=job_id, old=job.status, new=Status.RUNNING, expect=expect, **changes
+            job_id=job_id,
+            old=job.status,
+            new=Status.RUNNING,
+            expect=expect,
+            reason=f"claimed (attempt {job.attempts + 1}){'; ' + taking_over if taking_over else ''}",
+            **changes,
         ):
             job.refresh_from_db()
             return job
@@ -286,16 +295,12 @@ def _run_claimed(job: Job, tag: str, monitor: _Monitor) -> str:
     image = _decode(current, "input") if start < len(pipeline) else None
     for index in range(start, len(pipeline)):
         monitor.step, monitor.fraction = index, 0.0
-        if monitor.should_cancel():
+        if monitor.should_stop():
             return _stopped(job.pk, tag, monitor)
         try:
             current, image = _run_step(job, index, pipeline[index], current, image, monitor)
-        except Exception as exc:
-            from restoration.engine import Cancelled
-
-            if isinstance(exc, Cancelled):
-                return _stopped(job.pk, tag, monitor)
-            raise
+        except Cancelled:
+            return _stopped(job.pk, tag, monitor)
     # Every step is recorded: a cancel that arrives now is too late to save any work, so the
     # job succeeds (only if this worker still holds it).
     ok = job_transition(
@@ -321,16 +326,7 @@ def _run_step(
     image: np.ndarray | None,
     monitor: _Monitor,
 ) -> tuple[Artifact, np.ndarray]:
-    from restoration.engine import (
-        BadInputError,
-        EngineError,
-        OpInputs,
-        ParamError,
-        RunContext,
-        UnavailableError,
-        get_operation,
-        software_versions,
-    )
+    from restoration.engine import ParamError, get_operation
     from restoration.registry import model_ref, mtcnn_dir
 
     assert image is not None
@@ -363,48 +359,39 @@ def _run_step(
         # The param name is the input role (color_transfer's `reference`, descratch's `mask`).
         extra[name] = _decode(artifact, name)
         inputs.append(NewInput(role=name, artifact=artifact))
-    limit = settings.JOB_TIME_LIMITS.get(op.kind, settings.JOB_TIME_LIMITS["classical"])
-    ctx = RunContext(
+    limit = _step_limit_s(job, index, op.kind)
+    request = OpRequest(
+        op=op.name,
+        params=params,
+        image=image,
+        extra=extra,
         seed=job.seed,
-        device=_device(op.kind),
-        progress=monitor.report,
-        should_cancel=monitor.should_cancel,
+        device=str(getattr(settings, "ARCHIVE_DEVICE", "") or ""),
         models={name: model_ref(w) for name, w in weights_by_param.items() if w is not None},
         mtcnn_dir=mtcnn_dir() if op.kind == "ai" else None,
     )
     started = now()
-    monitor.deadline = time.monotonic() + limit
+    # The operation runs in an engine worker process (restoration.executor): a crash, an
+    # out-of-memory or a time-out there fails this step with the reason; a cancel kills it.
     try:
-        result = op.run(OpInputs(image=image, extra=extra), params, ctx)
-    except (BadInputError, ParamError, UnavailableError) as exc:
+        run = run_operation(
+            request,
+            report=monitor.report,
+            should_cancel=monitor.should_stop,
+            time_limit_s=limit,
+        )
+    except OperationCancelled as exc:
+        raise Cancelled(str(exc)) from exc
+    except OperationFailed as exc:
         raise JobFailure(f"step {index + 1} ({op.name}): {exc}") from exc
-    except EngineError as exc:
-        if monitor.deadline_hit:
-            raise JobFailure(
-                f"step {index + 1} ({op.name}) exceeded its time limit of {limit} s"
-            ) from exc
-        raise
-    except MemoryError as exc:
-        raise JobFailure(f"step {index + 1} ({op.name}): out of memory") from exc
-    finally:
-        monitor.deadline = None
     ended = now()
     if monitor.lost:
+        run.abandon()
         raise _Stop()
-    return _record(
-        job,
-        index,
-        op,
-        params,
-        inputs,
-        image,
-        result,
-        weights_by_param,
-        started,
-        ended,
-        ctx.device,
-        software_versions(),
-    )
+    try:
+        return _record(job, index, op, params, inputs, run, weights_by_param, started, ended)
+    finally:
+        run.abandon()  # a no-op once the summary was collected
 
 
 def _record(
@@ -413,22 +400,22 @@ def _record(
     op: Any,
     params: dict[str, Any],
     inputs: list[NewInput],
-    image: np.ndarray,
-    result: Any,
+    run: EngineRun,
     weights_by_param: Mapping[str, ModelWeights | None],
     started: dt.datetime,
     ended: dt.datetime,
-    device: str,
-    engine_software: Mapping[str, str],
 ) -> tuple[Artifact, np.ndarray]:
-    # The change summary (numpy) and the PNG encoding (zlib) both release the GIL: overlap them.
-    summary = _side_pool().submit(_change_summary, image, result.image)
+    result = run.result
+    assert result is not None
+    # The worker computes the change summary while this process encodes and stores the output.
+    outputs = [output_from_array(result.image, role="image")]
+    for role, array in sorted(result.outputs.items()):
+        outputs.append(output_from_array(array, role=role))
     try:
-        outputs = [output_from_array(result.image, role="image")]
-        for role, array in sorted(result.outputs.items()):
-            outputs.append(output_from_array(array, role=role))
-    finally:
-        change = summary.result()
+        change = run.summary()
+    except OperationFailed:  # a summary is evidence, not the product: record without it
+        logger.warning("job %s step %s: no change summary", job.pk, index, exc_info=True)
+        change = {}
     record = dict(result.record)
     weights = next((w for w in weights_by_param.values() if w is not None), None)
     try:
@@ -444,8 +431,8 @@ def _record(
             user=job.requester,
             on_behalf_of=job.on_behalf_of,
             weights=weights,
-            software={**project_software_versions(), **engine_software},
-            device=device,
+            software={**project_software_versions(), **(record.get("software") or {})},
+            device=result.device,
             seed=job.seed,
             citation_ids=_citation_ids(record),
             reference_ids=_reference_ids([i.artifact for i in inputs[1:]]),
@@ -462,8 +449,18 @@ def _record(
             raise
         artifact = _image_output(existing)
         return artifact, _decode(artifact, "input")
-    artifact = StepOutput.objects.select_related("artifact").get(step=step, role="image").artifact
+    artifact = step.output("image")
+    assert artifact is not None  # step_record links every output it was given
     return artifact, result.image
+
+
+def _step_limit_s(job: Job, index: int, kind: str) -> float:
+    """The limit fixed when the job was created (jobstate.job_time_limits); jobs queued before
+    limits were stored fall back to the current settings."""
+    limits = job.step_time_limits or []
+    if index < len(limits) and limits[index]:
+        return float(limits[index])
+    return float(settings.JOB_TIME_LIMITS.get(kind, settings.JOB_TIME_LIMITS["classical"]))
 
 
 def _image_output(step: Step) -> Artifact:
@@ -489,17 +486,6 @@ def _decode(artifact: Artifact, what: str) -> np.ndarray:
         if "cannot identify" in str(exc) or "truncated" in str(exc):
             raise JobFailure(f"the {what} artifact {artifact.pk} cannot be decoded: {exc}") from exc
         raise
-
-
-def _device(kind: str) -> str:
-    configured = getattr(settings, "ARCHIVE_DEVICE", "")
-    if configured:
-        return str(configured)
-    if kind != "ai":
-        return "cpu"
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _citation_ids(record: Mapping[str, Any]) -> list[int]:
@@ -529,35 +515,6 @@ def _reference_ids(artifacts: list[Artifact]) -> list[int]:
     )
 
 
-_change_fn: Callable[..., dict[str, Any]] | None = None
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-side")
-        return _pool
-
-
-def _change_summary(before: np.ndarray, after: np.ndarray) -> dict[str, Any]:
-    """The lineage's change summary; an error in it must not fail the restoration."""
-    global _change_fn
-    if _change_fn is None:
-        try:
-            from restoration.engine.change import change_summary
-        except ImportError:
-            return {}
-        _change_fn = change_summary
-    try:
-        return _change_fn(before, after)
-    except Exception:  # a summary is evidence, not the product: log and record without it
-        logger.exception("change summary failed")
-        return {}
-
-
 # --- endings ---------------------------------------------------------------------------------
 
 
@@ -569,6 +526,7 @@ def _stopped(job_id: int, tag: str, monitor: _Monitor) -> str:
         old=Status.RUNNING,
         new=Status.CANCELLED,
         expect={"claimed_by": tag},
+        worker=tag,
         error="cancelled on request",
     )
     return "cancelled"
@@ -580,6 +538,7 @@ def _fail(job_id: int, tag: str, reason: str) -> str:
         old=Status.RUNNING,
         new=Status.FAILED,
         expect={"claimed_by": tag},
+        worker=tag,
         error=reason[:4000],
     )
     return "failed"
@@ -593,6 +552,7 @@ def _release(job_id: int, tag: str, exc: BaseException) -> None:
             old=Status.RUNNING,
             new=Status.QUEUED,
             expect={"claimed_by": tag},
+            worker=tag,
             claimed_by="",
             error=f"retrying after {type(exc).__name__}: {exc}"[:4000],
         )
@@ -614,8 +574,7 @@ def job_dead(job_id: int, reason: str) -> bool:
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.status in TERMINAL:
         return False
-    age = (now() - job.updated_at).total_seconds()
-    if job.status == Status.RUNNING and age < settings.JOB_LEASE_SECONDS:
+    if job.status == Status.RUNNING and not lease_expired(job, now()):
         # A duplicate delivery gave up waiting while a live worker runs the job: that worker
         # ends it, so this dead message must not.
         return False
@@ -623,6 +582,6 @@ def job_dead(job_id: int, reason: str) -> bool:
         job_id=job_id,
         old=job.status,
         new=Status.FAILED,
-        expect={"updated_at": job.updated_at},
+        expect={"claimed_by": job.claimed_by, "heartbeat_at": job.heartbeat_at},
         error=f"gave up: {reason}"[:4000],
     )

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 
-from restoration.hashing import InputRef, OutputRef, StepRecord
+from restoration.hashing import InputRef, OutputRef, StepRecord, step_record_of
 from restoration.models import (
     Artifact,
     Step,
@@ -323,27 +323,13 @@ def load_step_parts(
 
 
 def stored_step_record(step: Step, parts: StepParts) -> StepRecord:
-    """The step's record as the database holds it today, for re-hashing.
+    """The step's record as the database holds it today, for re-hashing (``verify``).
 
-    Mirrors ``restoration.services.step_record``: any difference between what was hashed then
-    and what is stored now changes the hash."""
-    return StepRecord(
-        kind=step.kind,
-        operation=step.operation,
-        operation_version=step.operation_version,
-        parameters=step.parameters,
-        model_sha256=step.model_sha256,
-        model_architecture=step.model_architecture,
-        software=step.software,
-        device=step.device,
-        seed=step.seed,
-        actor=step.actor,
-        on_behalf_of=step.on_behalf_of,
-        started_at=step.started_at,
-        ended_at=step.ended_at,
-        rationale=step.rationale,
-        citation_ids=[c.pk for c in parts.citations],
-        reference_ids=[r.pk for r in parts.references],
+    Built by ``restoration.hashing.step_record_of``, the same function ``step_record`` hashed
+    it with: any difference between what was hashed then and what is stored now changes the
+    hash."""
+    return step_record_of(
+        step,
         inputs=[
             InputRef(
                 role=i.role, position=i.position, sha256=i.sha256, step_hash=i.generating_step_hash
@@ -351,6 +337,6 @@ def stored_step_record(step: Step, parts: StepParts) -> StepRecord:
             for i in parts.inputs
         ],
         outputs=[OutputRef(role=o.role, sha256=o.sha256) for o in parts.outputs],
-        run_record=step.run_record,
-        change_summary=step.change_summary,
+        citation_ids=[c.pk for c in parts.citations],
+        reference_ids=[r.pk for r in parts.references],
     )

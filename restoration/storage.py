@@ -3,10 +3,17 @@
 Objects live at ``objects/ab/cd/<sha256>``. The local backend writes atomically (temp file in
 the same directory, fsync, rename, fsync of the directory) so a crash never leaves a partly
 written object under its final name. Other backends (S3-compatible) upload atomically already.
+
+A full disk (or quota) is ``StorageFull``, raised after the partial temp file is removed; the
+API answers 507, the pages show a 507 page, and a job fails with the message (``is_disk_full``
+is the one test of "the disk is full", whichever layer noticed it). Previews are the exception:
+regenerable, so their writes keep failing with the plain ``OSError`` that their callers already
+take as "no preview this time".
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -31,6 +38,49 @@ def preview_key(sha256: str) -> str:
     return f"{PREVIEWS_PREFIX}{sha256[:2]}/{sha256}.jpg"
 
 
+# "No space left on device" and "disk quota exceeded".
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # sqlite3's SQLITE_FULL: "database or disk is full"
+_PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+
+
+class StorageFull(Exception):
+    """The object store has no room left for a file; nothing of it was kept.
+
+    Not an ``OSError`` on purpose: the job runner retries ``OSError`` as a transient hiccup,
+    while a full disk needs an operator, so a job that meets it fails with this message."""
+
+    def __init__(self, name: str, cause: OSError | None = None) -> None:
+        reason = cause.strerror if cause is not None and cause.strerror else "no space left"
+        super().__init__(
+            f"storage is full: cannot store {name} ({reason}); free some space or raise the "
+            "quota, then try again"
+        )
+        self.name = name
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception that caused it, says the disk or quota is full.
+
+    Covers ``StorageFull``, any ``OSError`` ENOSPC/EDQUOT (an upload's temporary file, the
+    spooled copy of an ingest) and the database's own "disk full" (SQLite's SQLITE_FULL,
+    PostgreSQL's SQLSTATE 53100), which Django wraps in ``OperationalError``."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StorageFull):
+            return True
+        if isinstance(current, OSError) and current.errno in FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(current, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 class AtomicFileSystemStorage(FileSystemStorage):
     """FileSystemStorage whose writes are atomic and never rename on collision.
 
@@ -42,24 +92,26 @@ class AtomicFileSystemStorage(FileSystemStorage):
         return name
 
     def _save(self, name: str, content: Any) -> str:
+        try:
+            return self._save_atomically(name, content)
+        except OSError as exc:
+            # The temp file is already gone (see below). A preview is regenerable: its callers
+            # treat any OSError as "no preview", so it stays one.
+            if exc.errno in FULL_ERRNOS and not name.startswith(PREVIEWS_PREFIX):
+                raise StorageFull(name, exc) from exc
+            raise
+
+    def _save_atomically(self, name: str, content: Any) -> str:
         full_path = Path(self.path(name))
         if full_path.exists():
             return name
         full_path.parent.mkdir(parents=True, exist_ok=True)
         if self._link_into_place(content, full_path):
             return name
-        fd, tmp_name = tempfile.mkstemp(dir=full_path.parent, prefix=".tmp-", suffix=".part")
+        fd, tmp_name = _temp_file(full_path.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:
-                if hasattr(content, "seek"):
-                    content.seek(0)
-                for chunk in (
-                    content.chunks(CHUNK)
-                    if hasattr(content, "chunks")
-                    else iter(lambda: content.read(CHUNK), b"")
-                ):
-                    tmp.write(chunk)
-                tmp.flush()
+                _copy(content, tmp)
                 if not name.startswith(PREVIEWS_PREFIX):
                     os.fsync(tmp.fileno())
             if self.file_permissions_mode is not None:
@@ -97,6 +149,26 @@ class AtomicFileSystemStorage(FileSystemStorage):
             tmp_name.unlink(missing_ok=True)
             raise
         return True
+
+
+def _temp_file(directory: Path) -> tuple[int, str]:
+    """A new temporary file beside the final name, so the rename into place is atomic."""
+    return tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".part")
+
+
+def _copy(content: Any, out: IO[bytes]) -> None:
+    """Copy ``content`` (a Django ``File`` or a plain stream) into ``out`` and flush, so that a
+    full disk is reported here rather than when the file is closed."""
+    if hasattr(content, "seek"):
+        content.seek(0)
+    chunks = (
+        content.chunks(CHUNK)
+        if hasattr(content, "chunks")
+        else iter(lambda: content.read(CHUNK), b"")
+    )
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -30,9 +30,11 @@ class ResumeStaleJobs(Middleware):
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         from django.conf import settings
 
+        from restoration.jobstate import lease_seconds
+
         self._sweep()
         if not settings.BROKER_IS_MEMORY:
-            period = max(1.0, float(settings.JOB_LEASE_SECONDS))
+            period = max(1.0, float(lease_seconds()))
             thread = threading.Thread(
                 target=self._loop, args=(period,), name="job-sweeper", daemon=True
             )

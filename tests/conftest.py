@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# The misbehaving operations of restoration/engine/testing_ops.py (a crash, an allocation, a long
+# call) exist in the test run only; engine workers inherit the variable.
+os.environ.setdefault("ARCHIVE_ENGINE_TEST_OPS", "1")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"

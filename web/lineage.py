@@ -1,8 +1,8 @@
 """The lineage of an artifact in the shape the pages use.
 
-Graph walking is ``restoration.selectors``' job (a constant number of queries); this adapts its
-``LineageGraph`` for templates: which artifacts are masters, which input a step changed, and
-the visible citations and references of each step.
+Graph walking is ``restoration.selectors``' job (a constant number of queries, done once per
+request by the view); this adapts its ``LineageGraph`` for templates: which artifacts are
+masters, which input a step changed, and the visible citations and references of each step.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from django.http import HttpRequest
-
+from access.visibility import User, visible_citations, visible_references
 from archive.models import Citation, ReferenceImage
-from archive.selectors import visible_citations, visible_references
 from restoration.models import Artifact, Step
-from restoration.selectors import LineageGraph, StepParts, lineage_ancestors
+from restoration.selectors import LineageGraph, StepParts
 
 
 @dataclass
@@ -74,24 +72,24 @@ class PageLineage:
         return [s for s in self.steps if s.step.kind == Step.Kind.AI]
 
 
-def page_lineage(artifact_id: int, request: HttpRequest) -> PageLineage:
-    """The ancestor lineage of an artifact the caller already knows the user may see.
+def page_lineage(graph: LineageGraph, user: User) -> PageLineage:
+    """The page's view of an ancestor graph the caller fetched for a user who may see it
+    (``access.visibility.visible_lineage``).
 
-    The taint rule of ``archive.selectors`` keeps restricted citations and references out of
-    a visible artifact's ancestry; they are filtered again here so that a citation attached
-    to a restricted record is never shown either."""
-    graph = lineage_ancestors(artifact_id=artifact_id)
+    Taint keeps hidden citations and references out of a visible artifact's ancestry; they are
+    filtered again here, through the same ``access`` rules, so that the page never shows one
+    even if the data were inconsistent."""
     citation_ids = {c.pk for parts in graph.parts.values() for c in parts.citations}
     reference_ids = {r.pk for parts in graph.parts.values() for r in parts.references}
     shown_citations = set(
-        visible_citations(Citation.objects.filter(pk__in=citation_ids), request.user).values_list(
+        visible_citations(Citation.objects.filter(pk__in=citation_ids), user).values_list(
             "pk", flat=True
         )
     )
     shown_references = set(
-        visible_references(
-            ReferenceImage.objects.filter(pk__in=reference_ids), request.user
-        ).values_list("pk", flat=True)
+        visible_references(ReferenceImage.objects.filter(pk__in=reference_ids), user).values_list(
+            "pk", flat=True
+        )
     )
     steps = []
     for step in graph.steps.values():

@@ -1,5 +1,5 @@
 """Catalogue CRUD: figures, sources, citations, reference images, notes, photos. Every
-queryset goes through ``archive.selectors``, so a record the user may not see is a 404 on
+queryset goes through ``access.visibility``, so a record the user may not see is a 404 on
 detail routes and simply absent from lists and searches."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from access import visibility
 from api import filters, serializers
 from api.base import ApiViewMixin
 from api.errors import PayloadTooLarge
-from archive import selectors, services
+from archive import services
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 
 
@@ -30,7 +31,7 @@ def _visible_citations(
     # One query for all the records of a page, whatever its size.
     return Prefetch(
         through,
-        queryset=selectors.visible_citations(Citation.objects.order_by("id"), user),
+        queryset=visibility.visible_citations(Citation.objects.order_by("id"), user),
         to_attr=to_attr,
     )
 
@@ -87,7 +88,7 @@ class FigureViewSet(CatalogueViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
-        return selectors.visible_figures(Figure.objects.all(), user).prefetch_related(
+        return visibility.visible_figures(Figure.objects.all(), user).prefetch_related(
             Prefetch("names", queryset=FigureName.objects.order_by("id")),
             _visible_citations(user),
         )
@@ -116,7 +117,7 @@ class SourceViewSet(CatalogueViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
-        return selectors.visible_sources(Source.objects.all(), user).prefetch_related(
+        return visibility.visible_sources(Source.objects.all(), user).prefetch_related(
             _visible_citations(user, "citations_about", "visible_citations_about")
         )
 
@@ -151,11 +152,11 @@ class CitationViewSet(CatalogueViewSet):
     ordering_fields = ["id", "created_at", "confidence"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.visible_citations(Citation.objects.all(), self.request.user)
+        return visibility.visible_citations(Citation.objects.all(), self.request.user)
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        sources = selectors.visible_sources(Source.objects.filter(title__icontains=term), user)
+        sources = visibility.visible_sources(Source.objects.filter(title__icontains=term), user)
         return (
             Q(locator__icontains=term)
             | Q(quote__icontains=term)
@@ -187,7 +188,7 @@ class ReferenceViewSet(CatalogueViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
         return (
-            selectors.visible_references(ReferenceImage.objects.all(), user)
+            visibility.visible_references(ReferenceImage.objects.all(), user)
             .select_related("artifact")
             .prefetch_related(_visible_citations(user))
         )
@@ -226,7 +227,7 @@ class NoteViewSet(CatalogueViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
         return (
-            selectors.visible_notes(Note.objects.all(), user)
+            visibility.visible_notes(Note.objects.all(), user)
             .select_related("author")
             .prefetch_related(_visible_citations(user))
         )
@@ -294,12 +295,12 @@ class PhotoViewSet(CatalogueViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
         return (
-            selectors.visible_photos(Photo.objects.all(), user)
+            visibility.visible_photos(Photo.objects.all(), user)
             .select_related("master")
             .prefetch_related(
                 Prefetch(
                     "figures",
-                    queryset=selectors.visible_figures(Figure.objects.order_by("id"), user),
+                    queryset=visibility.visible_figures(Figure.objects.order_by("id"), user),
                     to_attr="visible_figures",
                 ),
                 _visible_citations(user),
@@ -314,7 +315,7 @@ class PhotoViewSet(CatalogueViewSet):
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
         # Only figures this user can see: a restricted figure's name must not find photos.
-        figures = selectors.visible_figures(
+        figures = visibility.visible_figures(
             Figure.objects.filter(filters.figure_name_q(term)), user
         )
         return (
@@ -360,11 +361,11 @@ class PhotoViewSet(CatalogueViewSet):
         photo_id = result.photo.pk if result.photo else None
         if (
             photo_id is not None
-            and not selectors.visible_photos(Photo.objects.filter(pk=photo_id), user).exists()
+            and not visibility.visible_photos(Photo.objects.filter(pk=photo_id), user).exists()
         ):
             photo_id = None
         artifact_id = (
-            result.artifact.pk if selectors.artifact_is_visible(result.artifact.pk, user) else None
+            result.artifact.pk if visibility.artifact_is_visible(result.artifact.pk, user) else None
         )
         message = "this file is already in the archive; it was not stored again"
         if photo_id is not None:

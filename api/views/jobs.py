@@ -13,18 +13,23 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.actions import SUBMIT_JOB, can_cancel
+from access.visibility import can_view_catalogue, visible_jobs
 from api import filters
 from api import serializers as api_serializers
 from api.base import ApiViewMixin
-from api.permissions import CANCEL_ANY_JOB, SUBMIT_JOB
 from api.throttling import JobSubmitThrottle
-from archive import selectors
-from restoration.models import Job, ModelWeights, Step
+from restoration.models import Job, JobEvent, ModelWeights, Step
 
 
 @extend_schema_view(
     list=extend_schema(summary="List jobs"),
-    retrieve=extend_schema(summary="A job: status, progress (0..1), steps, output"),
+    retrieve=extend_schema(
+        summary="A job: status, progress (0..1), steps, output, history",
+        description="`events` is the job's history, oldest first: its creation and every "
+        "status change, each with when (`at`), `from_status`, `to_status`, who asked "
+        "(`actor`, a username) or which worker did it (`worker`), and the `reason`.",
+    ),
     create=extend_schema(
         summary="Submit a restoration pipeline",
         description='`{"input": <artifact id>, "steps": [{"op": "denoise", "params": {...}}]}`. '
@@ -50,8 +55,8 @@ class JobViewSet(
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     ordering_fields = ["id", "created_at", "status"]
     lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
-    # Cancel: the requester, or whoever may change any job (checked in the action, as the
-    # pages do in web.permissions.can_cancel).
+    # Cancel: the requester, or whoever may change any job (access.actions.can_cancel, checked
+    # in the action on the job itself, as the job page does).
     write_permissions = {"create": [SUBMIT_JOB], "cancel": []}
     extra_error_codes = {"create": ("429",), "cancel": ("409",)}
 
@@ -60,9 +65,12 @@ class JobViewSet(
             "inputs", "produced", "citations", "references"
         )
         return (
-            selectors.visible_jobs(Job.objects.all(), self.request.user)
+            visible_jobs(Job.objects.all(), self.request.user)
             .select_related("requester")
-            .prefetch_related(Prefetch("steps", queryset=steps))
+            .prefetch_related(
+                Prefetch("steps", queryset=steps),
+                Prefetch("events", queryset=JobEvent.objects.order_by("at", "id")),
+            )
         )
 
     def get_throttles(self):  # type: ignore[no-untyped-def]
@@ -99,7 +107,7 @@ class JobViewSet(
         from restoration.jobs import job_cancel
 
         job = self.get_object()
-        if job.requester_id != request.user.pk and not request.user.has_perm(CANCEL_ANY_JOB):
+        if not can_cancel(request.user, job):
             raise exceptions.PermissionDenied("you can cancel only the jobs you submitted")
         job_cancel(job_id=job.pk, user=request.user)
         fresh = self.reread(job)
@@ -166,6 +174,6 @@ class ModelWeightsViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     queryset = ModelWeights.objects.all()
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        if not selectors.can_view_catalogue(self.request.user):
+        if not can_view_catalogue(self.request.user):
             return ModelWeights.objects.none()
         return ModelWeights.objects.all()

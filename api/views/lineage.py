@@ -1,6 +1,7 @@
 """Artifacts and what hangs off the lineage: the file, the ancestor DAG, W3C PROV, verify and
-the Content Credentials export. A restricted ancestor hides the artifact itself (see
-``archive.selectors``), so none of these can reveal a restricted record."""
+the Content Credentials export. A restricted ancestor hides the artifact itself, and every
+route asks ``access.visibility`` (as the pages do), so none of these can reveal a restricted
+record. The lineage is fetched once per request and handed to verify and the exports."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.actions import RECORD_MANUAL_STEP, RUN_VERIFY
+from access.visibility import visible_artifact, visible_artifacts, visible_lineage, visible_steps
 from api import filters
 from api import serializers as api_serializers
 from api.base import AnyMediaRenderer, ApiViewMixin
-from api.permissions import RECORD_MANUAL_STEP, RUN_VERIFY
 from api.views.catalogue import _check_content_length
-from archive import selectors
 from restoration.models import Artifact, Step
+from restoration.selectors import LineageGraph
 
 PROV_MEDIA = {
     "json": "application/json",
@@ -51,6 +53,19 @@ class LineageSerializer(serializers.Serializer):
     steps = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     edges = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     masters = serializers.ListField(child=serializers.IntegerField())
+
+
+class AuditReportSerializer(api_serializers.VerifySerializer):
+    """One recorded verify run (``restoration.audit.audit_report``)."""
+
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+
+
+class LastAuditSerializer(serializers.Serializer):
+    last_audit = AuditReportSerializer(
+        allow_null=True, help_text="the latest verify of this artifact's lineage; null if none"
+    )
 
 
 def _format_param(choices: dict[str, str], default: str) -> OpenApiParameter:
@@ -89,18 +104,12 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     extra_error_codes = {"export": ("422",)}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.visible_artifacts(Artifact.objects.all(), self.request.user)
+        return visible_artifacts(Artifact.objects.all(), self.request.user)
 
     def get_renderers(self):  # type: ignore[no-untyped-def]
         if getattr(self, "action", None) in {"file", "prov", "export"}:
             return [JSONRenderer(), AnyMediaRenderer()]
         return super().get_renderers()
-
-    def get_permissions(self):  # type: ignore[no-untyped-def]
-        # verify writes an AuditRun: it needs the auditor's permission even as a GET.
-        if getattr(self, "action", None) == "verify":
-            self.read_needs_write_perms = True
-        return super().get_permissions()
 
     @extend_schema(
         summary="The artifact's bytes",
@@ -149,26 +158,40 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         from restoration.exports.prov import lineage_prov
 
         fmt = _choice(request, PROV_MEDIA, "json")
-        artifact = self._lineage_visible_or_404()
-        body = lineage_prov(artifact_id=artifact.pk, fmt=fmt)  # type: ignore[arg-type]
+        graph = self._visible_lineage()
+        body = lineage_prov(graph=graph, fmt=fmt)  # type: ignore[arg-type]
         response = HttpResponse(body, content_type=PROV_MEDIA[fmt])
-        response["Content-Disposition"] = f'inline; filename="artifact-{artifact.pk}.prov.{fmt}"'
+        response["Content-Disposition"] = f'inline; filename="artifact-{graph.root_id}.prov.{fmt}"'
         return response
 
     @extend_schema(
+        methods=["GET"],
+        summary="The last verify of the lineage",
+        description="The latest recorded audit run of this artifact's lineage, as `POST` "
+        'reported it: `{"last_audit": {ok, checked, problems, audit_run, started_at, '
+        'ended_at}}`, or `{"last_audit": null}` when it was never verified. Reading writes '
+        "nothing; anyone who may see the artifact may read it.",
+        responses=LastAuditSerializer,
+    )
+    @extend_schema(
+        methods=["POST"],
         summary="Verify the whole lineage (auditors)",
         description="Re-hashes every file and step record back to the masters, records an audit "
         "run and reports `{ok, checked, problems}`. Needs the auditor role.",
         request=None,
-        responses=api_serializers.VerifySerializer,
+        responses=AuditReportSerializer,
     )
     @action(detail=True, methods=["get", "post"])
     def verify(self, request: Request, pk: str | None = None) -> Response:
-        from restoration.audit import artifact_verify
+        from restoration.audit import artifact_verify, audit_report, last_audit
 
-        artifact = self._lineage_visible_or_404()
-        result = artifact_verify(artifact_id=artifact.pk, user=request.user)
-        return Response(api_serializers.VerifySerializer(result).data)
+        if request.method == "POST":  # RUN_VERIFY, checked by ArchivePermission
+            report = artifact_verify(graph=self._visible_lineage(), user=request.user)
+            return Response(AuditReportSerializer(report).data)
+        artifact = self._visible_artifact()
+        run = last_audit(artifact_id=artifact.pk)
+        data = {"last_audit": audit_report(run) if run is not None else None}
+        return Response(LastAuditSerializer(data).data)
 
     @extend_schema(
         summary="The image with signed Content Credentials (C2PA)",
@@ -180,32 +203,30 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str | None = None) -> HttpResponse:
         fmt = _choice(request, EXPORT_MEDIA, "jpeg")
-        artifact = self._lineage_visible_or_404()
-        data = c2pa_export(artifact_id=artifact.pk, fmt=fmt)
+        graph = self._visible_lineage()
+        data = c2pa_export(graph=graph, fmt=fmt)
         response = HttpResponse(data, content_type=EXPORT_MEDIA[fmt])
         response["Content-Disposition"] = (
-            f'attachment; filename="artifact-{artifact.pk}.c2pa.{fmt}"'
+            f'attachment; filename="artifact-{graph.root_id}.c2pa.{fmt}"'
         )
         return response
 
-    def _visible_lineage(self) -> Any:
-        """The artifact's ancestor graph, or 404 unless the user may see every artifact in it
-        (one query for the check: the root is in the graph, so no separate lookup)."""
-        from restoration.selectors import lineage_ancestors
+    def _visible_artifact(self) -> Artifact:
+        artifact = visible_artifact(int(self.kwargs["pk"]), self.request.user)
+        if artifact is None:
+            raise exceptions.NotFound()
+        return artifact
 
-        try:
-            graph = lineage_ancestors(artifact_id=int(self.kwargs["pk"]))
-        except Artifact.DoesNotExist:
-            raise exceptions.NotFound() from None
-        if not selectors.artifacts_all_visible(set(graph.artifacts), self.request.user):
+    def _visible_lineage(self) -> LineageGraph:
+        """The artifact's ancestor graph (fetched once, for the route and what it calls), or
+        404: the same ``access`` check as every other artifact route, pages included."""
+        graph = visible_lineage(int(self.kwargs["pk"]), self.request.user)
+        if graph is None:
             raise exceptions.NotFound()
         return graph
 
-    def _lineage_visible_or_404(self) -> Artifact:
-        return self._visible_lineage().root
 
-
-def c2pa_export(*, artifact_id: int, fmt: str) -> bytes:
+def c2pa_export(*, graph: LineageGraph, fmt: str) -> bytes:
     """The signed export of ``restoration.exports.c2pa``; a missing signing setup or a C2PA
     library refusal is a 422 with the reason, not a 500."""
     import c2pa
@@ -214,11 +235,11 @@ def c2pa_export(*, artifact_id: int, fmt: str) -> bytes:
     from restoration.exports.c2pa import C2paNotConfigured, artifact_export_c2pa
 
     try:
-        return artifact_export_c2pa(artifact_id=artifact_id, fmt=fmt)  # type: ignore[arg-type]
+        return artifact_export_c2pa(graph=graph, fmt=fmt)  # type: ignore[arg-type]
     except C2paNotConfigured as exc:
         raise Unprocessable(str(exc), code="c2pa_not_configured") from exc
     except c2pa.C2paError as exc:
-        logger.exception("C2PA export of artifact %s failed", artifact_id)
+        logger.exception("C2PA export of artifact %s failed", graph.root_id)
         raise Unprocessable(f"the Content Credentials could not be made: {exc}") from exc
 
 
@@ -257,7 +278,7 @@ class StepViewSet(
     extra_error_codes = {"manual": ("413",)}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.visible_steps(Step.objects.all(), self.request.user).prefetch_related(
+        return visible_steps(Step.objects.all(), self.request.user).prefetch_related(
             "inputs", "produced", "citations", "references"
         )
 

@@ -33,8 +33,13 @@ REFERENCE_SIDE = 512  # sizes below are in pixels of a 512-pixel-wide scan and s
 ANGLES = 12
 
 
-def _odd(n: float) -> int:
+def _odd(n: float, short_side: int | None = None) -> int:
+    """An odd kernel size of at least 3 and, with ``short_side``, at most the image's short
+    side (rounded to odd): the sizes scale with the long side, and a 200000x1 scan would
+    otherwise ask OpenCV for a 3500-pixel structuring element, which crashes it (SIGSEGV)."""
     k = max(3, int(round(n)))
+    if short_side is not None:
+        k = min(k, max(3, short_side))
     return k if k % 2 else k + 1
 
 
@@ -72,8 +77,8 @@ def detect_damage(lum: np.ndarray, params: dict[str, Any]) -> tuple[np.ndarray, 
     """Boolean damage mask for float lightness in [0, 1], plus facts about the detection."""
     h, w = lum.shape
     s = max(h, w) / REFERENCE_SIDE
-    width = _odd(params["max_width"] * s)
-    length = _odd(params["min_length"] * s)
+    width = _odd(params["max_width"] * s, min(h, w))
+    length = _odd(params["min_length"] * s, min(h, w))
     top = _tophat(lum, width, params["polarity"])
     sigma = _robust_sigma(top)
     base = float(np.median(top))
@@ -147,6 +152,7 @@ class Descratch(Operation):
         "Detect scratches, creases, cracks and dust automatically (or take a given mask, input "
         "role `mask`), output the mask (role `mask`) and inpaint the damaged pixels only."
     )
+    bytes_per_pixel = 130.0  # bench/memory.py, 4 MP RGB: 109 B/px
     params = (
         ParamSpec(
             "sensitivity",

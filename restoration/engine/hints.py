@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import cv2
@@ -138,6 +139,8 @@ class ColorizeHints(Operation):
         "Colourise from colour hints (points or strokes, each optionally citing its source) by "
         "the optimisation of Levin, Lischinski & Weiss (2004). Lightness is kept from the input."
     )
+    # # bench/memory.py, 4 MP RGB: ~20 B/px at full size, plus ~2300-2750 B per pixel of the solved system
+    bytes_per_pixel = 40.0
     params = (
         ParamSpec(
             "hints",
@@ -154,6 +157,10 @@ class ColorizeHints(Operation):
             description="largest working size of the linear system (memory and time grow with it)",
         ),
     )
+
+    def extra_bytes(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> int:
+        solved = min(int(params["solve_pixels"]), int(shape[0]) * int(shape[1]))
+        return solved * 3000  # the sparse system and its LU factors
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         image = inputs.image

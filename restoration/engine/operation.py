@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import time
@@ -20,6 +21,7 @@ from .types import (
     Availability,
     BadInputError,
     EngineEnv,
+    ModelRef,
     OpInputs,
     OpResult,
     ParamError,
@@ -52,6 +54,20 @@ def software_versions() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Footprint:
+    """What running an operation on an image of ``shape`` takes (peak bytes of working memory
+    on top of the libraries) and gives (the output's shape): admission control uses it before
+    a job is queued, from the input's size and the parameters alone."""
+
+    peak_bytes: int
+    output_shape: tuple[int, ...]
+
+
+def _pixels(shape: tuple[int, ...]) -> int:
+    return int(shape[0]) * int(shape[1])
+
+
 @dataclass
 class Applied:
     """What an operation's `apply` returns; `run` wraps it into an OpResult with the record."""
@@ -70,6 +86,11 @@ class Operation(ABC):
     params: ClassVar[tuple[ParamSpec, ...]] = ()
     input_roles: ClassVar[Mapping[str, bool]] = {}
     output_roles: ClassVar[tuple[str, ...]] = ()
+    # Peak working memory per pixel (of the larger of input and output, as RGB), in bytes, and
+    # a fixed part (models, buffers): measured by bench/memory.py, with a margin above the
+    # largest measurement. The default is generous for float32 work on a few copies.
+    bytes_per_pixel: ClassVar[float] = 96.0
+    fixed_bytes: ClassVar[int] = 32 * 2**20
 
     def json_schema(self) -> dict[str, Any]:
         schema = params_json_schema(self.params)
@@ -82,6 +103,30 @@ class Operation(ABC):
 
     def availability(self, env: EngineEnv) -> Availability:
         return Availability(True)
+
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        """The output's shape for an input of ``shape`` (validated params): same by default."""
+        return shape
+
+    def extra_bytes(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> int:
+        """Working memory that does not scale with the image (e.g. a solver's system size)."""
+        return 0
+
+    def footprint(
+        self,
+        shape: tuple[int, ...],
+        params: Mapping[str, Any],
+        models: Mapping[str, ModelRef] | None = None,
+    ) -> Footprint:
+        shape = tuple(int(n) for n in shape)
+        out = self.output_shape(shape, params, models or {})
+        pixels = max(_pixels(shape), _pixels(out))
+        peak = (
+            int(pixels * self.bytes_per_pixel) + self.fixed_bytes + self.extra_bytes(shape, params)
+        )
+        return Footprint(peak_bytes=peak, output_shape=out)
 
     @property
     def model_params(self) -> tuple[str, ...]:
@@ -198,3 +243,6 @@ def list_operations() -> list[Operation]:
 def _load_builtin_ops() -> None:
     # Imported here, not at module top, to avoid a cycle (the op modules import this one).
     from . import descratch, hints, ops_ai, ops_classical  # noqa: F401
+
+    if os.environ.get("ARCHIVE_ENGINE_TEST_OPS") == "1":
+        from . import testing_ops  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,10 @@ class SuperResolution(Operation):
     version = "1.0"
     kind = "ai"
     description = "AI super-resolution with any architecture spandrel detects (ESRGAN, SwinIR, HAT, ...), tiled."
+    # Weights, activations of one tile and float32 accumulation of the output: estimated, not
+    # measured here (no GPU, user-supplied architectures); generous on purpose.
+    bytes_per_pixel = 32.0
+    fixed_bytes = 2 * 2**30
     params = (
         ParamSpec(
             "model", "model", required=True, description="registered model name or id (purpose sr)"
@@ -103,6 +108,13 @@ class SuperResolution(Operation):
 
     def availability(self, env: EngineEnv) -> Availability:
         return _model_available(env, "sr", "super-resolution")
+
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        model = models.get("model")
+        scale = model.scale if model is not None else 4  # the common case, until resolved
+        return (shape[0] * scale, shape[1] * scale, 3)
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         ref = _resolve(ctx, "sr")
@@ -155,6 +167,10 @@ class FaceRestore(Operation):
         "Detect faces and 5 landmarks (MTCNN), align each to the FFHQ 512 template, restore it "
         "with a face model (GFPGAN, CodeFormer, RestoreFormer) and paste it back with a feathered mask."
     )
+    # Weights, activations of one tile and float32 accumulation of the output: estimated, not
+    # measured here (no GPU, user-supplied architectures); generous on purpose.
+    bytes_per_pixel = 32.0
+    fixed_bytes = 2 * 2**30
     params = (
         ParamSpec(
             "model",
@@ -267,6 +283,10 @@ class Colorize(Operation):
         "AI colourisation (DDColor-style models). Only the model's a*/b* chroma is used: "
         "lightness is the input's own, so tones and detail are never altered."
     )
+    # Weights, activations of one tile and float32 accumulation of the output: estimated, not
+    # measured here (no GPU, user-supplied architectures); generous on purpose.
+    bytes_per_pixel = 32.0
+    fixed_bytes = 2 * 2**30
     params = (
         ParamSpec(
             "model",

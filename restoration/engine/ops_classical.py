@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import cv2
@@ -20,7 +21,7 @@ from .imageutil import (
 )
 from .operation import Applied, Operation, register
 from .params import ParamSpec
-from .types import BadInputError, OpInputs, RunContext
+from .types import BadInputError, ModelRef, OpInputs, RunContext
 
 
 def _keep_mode(result_f: np.ndarray, was_gray: bool) -> np.ndarray:
@@ -49,6 +50,7 @@ class Denoise(Operation):
         "Non-local means denoising (Buades et al. 2005). Colour images are denoised in CIE Lab "
         "with a separate chroma strength, so film grain is removed without smearing colour edges."
     )
+    bytes_per_pixel = 20.0  # bench/memory.py, 4 MP RGB: 14 B/px
     params = (
         ParamSpec(
             "strength",
@@ -88,6 +90,7 @@ class Clahe(Operation):
     name = "clahe"
     version = "1.0"
     description = "Contrast-limited adaptive histogram equalisation on lightness (a/b kept)."
+    bytes_per_pixel = 90.0  # bench/memory.py, 4 MP RGB: 72 B/px
     params = (
         ParamSpec("clip_limit", "float", default=2.0, minimum=0.1, maximum=40.0),
         ParamSpec(
@@ -116,6 +119,7 @@ class Sharpen(Operation):
     name = "sharpen"
     version = "1.0"
     description = "Unsharp mask on lightness: out = L + amount * (L - gaussian(L, radius))."
+    bytes_per_pixel = 75.0  # bench/memory.py, 4 MP RGB: 60 B/px
     params = (
         ParamSpec("amount", "float", default=0.8, minimum=0.0, maximum=5.0),
         ParamSpec(
@@ -154,7 +158,14 @@ class Upscale(Operation):
     name = "upscale"
     version = "1.0"
     description = "Lanczos (8x8 kernel) resampling by a scale factor; no detail is invented."
+    bytes_per_pixel = 44.0  # bench/memory.py, 4 MP RGB: 36 B per output pixel at x2
     params = (ParamSpec("scale", "float", default=2.0, minimum=1.0, maximum=8.0),)
+
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        h, w = shape[:2]
+        return (round(h * params["scale"]), round(w * params["scale"]), *shape[2:])
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         image = inputs.image
@@ -171,6 +182,7 @@ class Grayscale(Operation):
     name = "grayscale"
     version = "1.0"
     description = "Convert to one-channel grey."
+    bytes_per_pixel = 32.0  # bench/memory.py, 4 MP RGB: 24 B/px
     params = (
         ParamSpec(
             "method",
@@ -180,6 +192,11 @@ class Grayscale(Operation):
             description="luma weights, or CIE L* rescaled to 0..255",
         ),
     )
+
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        return shape[:2]
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         f = to_float(inputs.image)
@@ -202,6 +219,12 @@ class Crop(Operation):
     description = "Cut out a rectangle given in input pixel coordinates."
     params = (ParamSpec("rect", "rect", required=True, description="{x, y, width, height}"),)
 
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        rect = params["rect"]
+        return (int(rect["height"]), int(rect["width"]), *shape[2:])
+
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         r = params["rect"]
         h, w = inputs.image.shape[:2]
@@ -221,11 +244,24 @@ class Rotate(Operation):
         "Rotate counter-clockwise by `angle` degrees. Multiples of 90 are exact (no resampling); "
         "other angles use Lanczos and, with `expand`, enlarge the canvas to keep every pixel."
     )
+    bytes_per_pixel = 16.0  # bench/memory.py, 4 MP RGB: 4 B/px (uint8 warp)
     params = (
         ParamSpec("angle", "float", required=True, minimum=-360.0, maximum=360.0),
         ParamSpec("expand", "bool", default=True),
         ParamSpec("fill", "str", default="white", choices=("white", "black", "edge")),
     )
+
+    def output_shape(
+        self, shape: tuple[int, ...], params: Mapping[str, Any], models: Mapping[str, ModelRef]
+    ) -> tuple[int, ...]:
+        h, w = shape[:2]
+        angle = params["angle"] % 360.0
+        if angle % 180.0 == 90.0:
+            return (w, h, *shape[2:])
+        if angle % 90.0 == 0.0 or not params["expand"]:
+            return shape
+        cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
+        return (math.ceil(w * sin + h * cos), math.ceil(w * cos + h * sin), *shape[2:])
 
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         image = as_uint8(inputs.image)

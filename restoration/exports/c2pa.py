@@ -32,9 +32,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from restoration import imagefile
+from restoration.exports import ancestor_graph
 from restoration.hashing import RECORD_VERSION
 from restoration.models import Artifact, Step
-from restoration.selectors import LineageGraph, lineage_ancestors
+from restoration.selectors import LineageGraph
 from restoration.services import PROJECT_VERSION
 
 ExportFormat = Literal["jpeg", "png"]
@@ -293,13 +294,18 @@ def _manifest(graph: LineageGraph, title: str) -> dict[str, Any]:
     }
 
 
-def artifact_export_c2pa(*, artifact_id: int, fmt: ExportFormat = "jpeg") -> bytes:
-    """The artifact as a JPEG or PNG file with an embedded, signed C2PA manifest describing its
-    lineage. Raises ``Artifact.DoesNotExist``, ``ValueError`` (format), ``C2paNotConfigured``
-    and ``c2pa.C2paError``."""
+def artifact_export_c2pa(
+    *,
+    graph: LineageGraph | None = None,
+    artifact_id: int | None = None,
+    fmt: ExportFormat = "jpeg",
+) -> bytes:
+    """The artifact (the root of ``graph``, or ``artifact_id``) as a JPEG or PNG file with an
+    embedded, signed C2PA manifest describing its lineage. Raises ``Artifact.DoesNotExist``,
+    ``ValueError`` (format), ``C2paNotConfigured`` and ``c2pa.C2paError``."""
     if fmt not in MEDIA_TYPES:
         raise ValueError(f"format must be one of {', '.join(MEDIA_TYPES)}, not {fmt!r}")
-    graph = lineage_ancestors(artifact_id=artifact_id)
+    graph = ancestor_graph(graph, artifact_id)
     root = graph.root
     image, transcoded = _image_bytes(root, fmt)
     media_type = MEDIA_TYPES[fmt]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from restoration.exports import ancestor_graph
 from restoration.hashing import RECORD_VERSION
-from restoration.selectors import lineage_ancestors
+from restoration.selectors import LineageGraph
 
 EXPORT_FORMAT = "photo-archive-lineage"
 EXPORT_VERSION = 1
@@ -21,11 +22,14 @@ HASH_RULE = (
 )
 
 
-def lineage_export(*, artifact_id: int) -> dict[str, Any]:
-    """The ancestor lineage of an artifact as plain JSON data (see the module docstring).
+def lineage_export(
+    *, graph: LineageGraph | None = None, artifact_id: int | None = None
+) -> dict[str, Any]:
+    """The ancestor lineage of an artifact (``graph``, or fetched for ``artifact_id``) as plain
+    JSON data (see the module docstring).
 
     Raises ``Artifact.DoesNotExist`` for an unknown id."""
-    graph = lineage_ancestors(artifact_id=artifact_id)
+    graph = ancestor_graph(graph, artifact_id)
     step_hash = {step_id: step.record_hash for step_id, step in graph.steps.items()}
     return {
         "format": EXPORT_FORMAT,

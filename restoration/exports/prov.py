@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from prov.model import PROV_ROLE, PROV_TYPE, ProvDocument
 
+from restoration.exports import ancestor_graph
 from restoration.hashing import canonical_json
-from restoration.selectors import LineageGraph, lineage_ancestors
+from restoration.selectors import LineageGraph
 
 ProvFormat = Literal["json", "provn", "jsonld"]
 PROV_FORMATS: dict[str, str] = {
@@ -189,12 +190,18 @@ def _reference(doc: ProvDocument, reference: Any, done: set[str]) -> None:
     )
 
 
-def lineage_prov(*, artifact_id: int, fmt: ProvFormat = "json") -> str:
-    """The artifact's ancestor lineage as PROV-JSON (``json``), PROV-N (``provn``) or
-    PROV-JSON-LD (``jsonld``). Raises ``Artifact.DoesNotExist`` or ``ValueError``."""
+def lineage_prov(
+    *,
+    graph: LineageGraph | None = None,
+    artifact_id: int | None = None,
+    fmt: ProvFormat = "json",
+) -> str:
+    """The artifact's ancestor lineage (``graph``, or fetched for ``artifact_id``) as PROV-JSON
+    (``json``), PROV-N (``provn``) or PROV-JSON-LD (``jsonld``). Raises
+    ``Artifact.DoesNotExist`` or ``ValueError``."""
     if fmt not in PROV_FORMATS:
         raise ValueError(f"format must be one of {', '.join(PROV_FORMATS)}, not {fmt!r}")
-    doc = lineage_prov_document(lineage_ancestors(artifact_id=artifact_id))
+    doc = lineage_prov_document(ancestor_graph(graph, artifact_id))
     if fmt == "provn":
         return doc.get_provn()
     return doc.serialize(format=fmt, indent=2)

@@ -35,8 +35,10 @@ def test_detail_routes_answer_404(role, clients, world):
         for tail in ("", "file/", "lineage/", "prov/", "prov/?format=jsonld", "export/"):
             path = f"/api/v1/artifacts/{artifact.pk}/{tail}"
             assert c.get(path).status_code == 404, path
-        # verify is refused by role before any lookup: 403 whether the artifact exists or not.
-        assert c.get(f"/api/v1/artifacts/{artifact.pk}/verify/").status_code == 403
+        # Reading the last verify is a read like the others: 404. Running one is refused by
+        # role before any lookup: 403 whether the artifact exists or not.
+        assert c.get(f"/api/v1/artifacts/{artifact.pk}/verify/").status_code == 404
+        assert c.post(f"/api/v1/artifacts/{artifact.pk}/verify/").status_code == 403
 
 
 @pytest.mark.parametrize("role", HIDDEN_FROM)

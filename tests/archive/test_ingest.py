@@ -203,16 +203,81 @@ def test_pixel_limit_is_configurable(isolated_storage, settings):
     assert_nothing_written(isolated_storage)
 
 
-def test_database_failure_after_storing_removes_the_file(isolated_storage, monkeypatch):
-    import archive.services as services
+@pytest.mark.parametrize(
+    "where", ["restoration.services.StepOutput.save", "archive.models.Photo.save"]
+)
+def test_database_failure_after_storing_removes_the_file(isolated_storage, monkeypatch, where):
+    """A failure after the file was written (in the lineage rows or in the catalogue's) rolls
+    the rows back and removes the file inside the same transaction."""
 
-    def explode(**kwargs):
+    def explode(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "step_record", explode)
+    monkeypatch.setattr(where, explode)
     with pytest.raises(RuntimeError):
         ingest(image_bytes("PNG", seed=11), name="x.png")
     assert_nothing_written(isolated_storage)
+
+
+def test_a_bad_figure_id_leaves_nothing(isolated_storage):
+    with pytest.raises(ImageRejected, match="no figure"):
+        ingest(image_bytes("PNG", seed=12), name="x.png", figure_ids=[999])
+    assert_nothing_written(isolated_storage)
+
+
+def test_reference_over_a_new_file_and_over_known_bytes(isolated_storage, user):
+    """References go through the same ingest: an ``ingest`` step with purpose ``reference``;
+    bytes already in the archive (here a master) are one artifact, used by the reference."""
+    from archive.services import reference_create
+
+    ref = reference_create(
+        user=user, stream=io.BytesIO(image_bytes("PNG", seed=21)), filename="r.png", title="r"
+    )
+    step = Step.objects.get(produced__artifact=ref.artifact)
+    assert step.kind == "ingest" and step.parameters["purpose"] == "reference"
+    assert step.parameters["original_filename"] == "r.png" and step.parameters["format"] == "PNG"
+    master = ingest(image_bytes("PNG", seed=22), name="m.png").artifact
+    again = reference_create(
+        user=user, stream=io.BytesIO(image_bytes("PNG", seed=22)), filename="m2.png"
+    )
+    assert again.artifact == master
+    assert Step.objects.filter(kind="ingest").count() == 2
+
+
+def test_a_failing_reference_leaves_nothing(isolated_storage, user):
+    from django.core.exceptions import ValidationError
+
+    from archive.services import reference_create
+
+    with pytest.raises(ValidationError):
+        reference_create(
+            user=user,
+            stream=io.BytesIO(image_bytes("PNG", seed=23)),
+            filename="r.png",
+            kind="no-such-kind",
+        )
+    assert_nothing_written(isolated_storage)
+
+
+def test_a_racing_ingest_of_the_same_bytes_is_a_duplicate(isolated_storage, monkeypatch):
+    """The loser of the race passed the early duplicate check before the winner committed;
+    the unique sha256 stops it at the insert: duplicate, no second step, photo or file write."""
+    import restoration.services as services
+
+    data = image_bytes("PNG", seed=24)
+    first = ingest(data, name="a.png")
+    real = services._existing_artifact
+    calls: list[str] = []
+
+    def not_yet(sha256: str):
+        calls.append(sha256)
+        return None if len(calls) <= 2 else real(sha256)  # both early looks miss the winner
+
+    monkeypatch.setattr(services, "_existing_artifact", not_yet)
+    second = ingest(data, name="b.png")
+    assert second.duplicate and second.artifact == first.artifact
+    assert second.photo == first.photo
+    assert (Artifact.objects.count(), Step.objects.count(), Photo.objects.count()) == (1, 1, 1)
 
 
 def test_unknown_metadata_field_is_refused(isolated_storage):

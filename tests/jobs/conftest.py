@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
-from typing import Any
 
 import pytest
 
@@ -34,40 +32,24 @@ def sent(monkeypatch) -> list[int]:
     return ids
 
 
-def _register_slow_op() -> None:
-    """A tiled test operation: 20 tiles, progress and cancellation checked between tiles."""
-    from restoration.engine import operation
-    from restoration.engine.operation import Applied, Operation
-    from restoration.engine.params import ParamSpec
-
-    operation._load_builtin_ops()
-    if "_test_tiles" in operation._REGISTRY:
-        return
-
-    class TestTiles(Operation):
-        name = "_test_tiles"
-        version = "1.0"
-        description = "test only: sleeps per tile"
-        params = (
-            ParamSpec("tiles", "int", default=20, minimum=1, maximum=1000),
-            ParamSpec("sleep", "float", default=0.01, minimum=0.0, maximum=1.0),
-        )
-
-        def apply(self, inputs: Any, params: dict[str, Any], ctx: Any) -> Applied:
-            for i in range(params["tiles"]):
-                ctx.check_cancel()
-                time.sleep(params["sleep"])
-                ctx.report((i + 1) / params["tiles"])
-            return Applied(inputs.image[::-1].copy())
-
-    operation.register(TestTiles)
-
-
 @pytest.fixture
-def slow_op():
-    """Registered only for the test that asks for it, so listings elsewhere never show it."""
-    from restoration.engine import operation
+def slow_op() -> str:
+    """A tiled test operation (restoration/engine/testing_ops.py): progress and cancellation
+    between tiles. It must exist in the engine worker processes too, so it is registered by
+    ARCHIVE_ENGINE_TEST_OPS (tests/conftest.py), not by the test."""
+    return "test_tiles"
 
-    _register_slow_op()
-    yield "_test_tiles"
-    operation._REGISTRY.pop("_test_tiles", None)
+
+@pytest.fixture(autouse=True)
+def no_monitor_outside_transactions(request, monkeypatch):
+    """Operations now run in engine worker processes, so a step can outlast the monitor's
+    first heartbeat (1 s). The monitor thread has its own database connection: inside a test's
+    uncommitted transaction (PostgreSQL) it cannot see the job, takes the claim for lost and
+    stops the run. Tests that exercise the monitor are ``transaction=True``; in the others it
+    is switched off."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or marker.kwargs.get("transaction"):
+        return
+    from restoration import runner
+
+    monkeypatch.setattr(runner._Monitor, "start", lambda self: None)

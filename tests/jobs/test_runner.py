@@ -85,7 +85,7 @@ def test_a_crash_before_the_record_is_redone_and_adopts_the_stored_bytes(
 def test_an_abandoned_running_job_is_taken_over(user, master, sent, settings):
     job = make_job(user, master)
     old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS + 1)
-    job_transition(job_id=job.pk, old=S.QUEUED, new=S.RUNNING, claimed_by="dead", updated_at=old)
+    job_transition(job_id=job.pk, old=S.QUEUED, new=S.RUNNING, claimed_by="dead", heartbeat_at=old)
     assert runner.run_job(job.pk) == "succeeded"
     assert Job.objects.get(pk=job.pk).attempts == 1
 

@@ -104,7 +104,7 @@ def test_cancel_a_running_job_sets_the_flag(job):
 @pytest.mark.django_db
 def test_cancel_a_running_job_whose_worker_died(job, settings):
     stale = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=settings.JOB_LEASE_SECONDS + 5)
-    job_transition(job_id=job.pk, old=S.QUEUED, new=S.RUNNING, claimed_by="w", updated_at=stale)
+    job_transition(job_id=job.pk, old=S.QUEUED, new=S.RUNNING, claimed_by="w", heartbeat_at=stale)
     assert job_cancel(job_id=job.pk).status == S.CANCELLED
 
 
@@ -137,7 +137,7 @@ def test_resume_with_a_broker_only_takes_abandoned_jobs(user, master, sent, sett
     old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     job_transition(job_id=jobs[0].pk, old=S.QUEUED, new=S.RUNNING, claimed_by="live")
     job_transition(
-        job_id=jobs[1].pk, old=S.QUEUED, new=S.RUNNING, claimed_by="dead", updated_at=old
+        job_id=jobs[1].pk, old=S.QUEUED, new=S.RUNNING, claimed_by="dead", heartbeat_at=old
     )
     Job.objects.filter(pk=jobs[2].pk).update(updated_at=old)  # queued, message lost long ago
     sent.clear()

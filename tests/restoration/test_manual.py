@@ -132,7 +132,9 @@ def test_failure_while_recording_removes_the_new_file(scene, user, isolated_stor
     def boom(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("restoration.manual.step_record", boom)
+    # The output link is written after the file was stored: the failure must remove it again.
+    monkeypatch.setattr("restoration.services.StepOutput.save", boom)
+    artifacts = Artifact.objects.count()
     with pytest.raises(RuntimeError):
         step_record_manual(
             input_artifact_id=scene["scan"].pk,
@@ -142,6 +144,7 @@ def test_failure_while_recording_removes_the_new_file(scene, user, isolated_stor
         )
     assert stored_files(isolated_storage) == before
     assert not StepCitation.objects.exists()
+    assert Artifact.objects.count() == artifacts
 
 
 def test_grey_input_colour_output(user):

@@ -48,3 +48,36 @@ def test_same_output_bytes_from_a_racing_step_link_the_existing_artifact(
     assert produced == StepOutput.objects.get(step=first).artifact
     assert produced.generated_by_id == first.pk
     assert Artifact.objects.filter(generated_by__isnull=False).count() == 1
+
+
+def test_step_record_returns_the_step_with_its_outputs(isolated_storage, django_assert_num_queries):
+    master = photo_ingest(stream=io.BytesIO(image_bytes("PNG", seed=2)), filename="m.png").artifact
+    step = record_grey_step(master)
+    with django_assert_num_queries(0):
+        produced = step.output("image")
+        links = list(step.produced.all())
+    assert produced == Artifact.objects.get(generated_by=step)
+    assert [(link.role, link.artifact) for link in links] == [("image", produced)]
+    assert step.output("mask") is None
+
+
+def test_the_hashed_record_and_the_verified_record_are_one_construction(
+    isolated_storage, monkeypatch
+):
+    """``step_record`` hashes with ``hashing.step_record_of``; ``verify`` rebuilds with it too
+    (through ``selectors.stored_step_record``), so a fresh step always verifies."""
+    from restoration import hashing, selectors
+
+    master = photo_ingest(stream=io.BytesIO(image_bytes("PNG", seed=3)), filename="m.png").artifact
+    step = record_grey_step(master)
+    calls: list[str] = []
+    real = hashing.step_record_of
+
+    def spy(*args, **kwargs):
+        calls.append("built")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(selectors, "step_record_of", spy)
+    graph = selectors.lineage_ancestors(artifact_id=step.output().pk)
+    assert graph.record(step.pk).record_hash() == step.record_hash
+    assert calls == ["built"]

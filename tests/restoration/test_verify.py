@@ -175,3 +175,46 @@ def test_postgres_trigger_refuses_raw_update_and_delete(lineage):
             connection.cursor() as cursor,
         ):
             cursor.execute(sql)
+
+
+def test_verify_takes_the_graph_its_caller_fetched(lineage):
+    """The lineage is read once per request: given the graph, verify reads no lineage table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from restoration.selectors import lineage_ancestors
+
+    graph = lineage_ancestors(artifact_id=lineage["final"].pk)
+    with CaptureQueriesContext(connection) as queries:
+        result = artifact_verify(graph=graph)
+    assert result["ok"] is True and result["checked"] == 10
+    assert not [q for q in queries if "restoration_step" in q["sql"] and "SELECT" in q["sql"]]
+    with pytest.raises(ValueError):
+        artifact_verify(graph=graph, artifact_id=lineage["scan"].pk)
+    with pytest.raises(TypeError):
+        artifact_verify()
+
+
+def test_last_audit_reads_without_writing(lineage, user):
+    from restoration.audit import audit_report, last_audit
+
+    final = lineage["final"]
+    assert last_audit(artifact_id=final.pk) is None
+    first = artifact_verify(artifact_id=final.pk, user=user)
+    archive_verify_all()  # a whole-archive run is not this artifact's last audit
+    flip_byte(lineage["scan"])
+    second = artifact_verify(artifact_id=final.pk)
+    count = AuditRun.objects.count()
+    run = last_audit(artifact_id=final.pk)
+    assert run is not None and run.pk == second["audit_run"] != first["audit_run"]
+    assert audit_report(run) == second and second["ok"] is False
+    assert AuditRun.objects.count() == count
+
+
+def test_verify_command_prints_json(lineage, capsys):
+    call_command("verify", str(lineage["final"].pk), "--no-progress", "--json")
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is True and result["checked"] == 10
+    assert AuditRun.objects.get(pk=result["audit_run"]).artifact == lineage["final"]
+    with pytest.raises(CommandError, match="no artifact with id 999999"):
+        call_command("verify", "999999", "--no-progress")

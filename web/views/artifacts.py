@@ -18,18 +18,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
+from access.actions import can_record_manual_steps, can_submit_jobs, can_verify
+from access.visibility import artifact_is_visible, visible_photos
 from archive.models import Photo
-from archive.selectors import visible_photos
 from restoration import audit
 from restoration.exports import c2pa as c2pa_export
 from restoration.exports.prov import PROV_FORMATS, lineage_prov
-from restoration.models import Artifact, AuditRun, Step
+from restoration.models import Artifact, Step
 from restoration.services import artifact_ensure_preview
 from web import heatmap
-from web.access import visible_artifact_or_404
+from web.access import visible_artifact_or_404, visible_lineage_or_404
 from web.graph import layout
 from web.lineage import PageLineage, page_lineage
-from web.permissions import can_record_manual_steps, can_submit_jobs, can_verify
 from web.views.common import login_required_unless_public
 
 # Content-addressed files never change: let the browser keep them (privately: they are
@@ -46,11 +46,10 @@ AI_PHRASES = {
 def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if (redirect := login_required_unless_public(request)) is not None:
         return redirect
-    visible_artifact_or_404(pk, request.user)
-    lineage = page_lineage(pk, request)
+    lineage = page_lineage(visible_lineage_or_404(pk, request.user), request.user)
     compare = compare_target(lineage, request.GET.get("compare"))
     photos = visible_photos(Photo.objects.filter(master_id__in=lineage.master_ids), request.user)
-    last_audit = AuditRun.objects.filter(artifact_id=pk).first()
+    last_audit = audit.last_audit(artifact_id=pk)
     return render(
         request,
         "web/artifact.html",
@@ -145,11 +144,15 @@ def artifact_preview(request: HttpRequest, pk: int) -> HttpResponse:
 def artifact_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
     """Where the step that made this artifact changed its image input (or ``?against=``
     another ancestor), as a heat map PNG."""
-    artifact = visible_artifact_or_404(pk, request.user)
-    lineage = page_lineage(pk, request)
+    lineage = page_lineage(visible_lineage_or_404(pk, request.user), request.user)
+    artifact = lineage.artifact
     against = request.GET.get("against")
     if against:
+        # The same check as the artifact's own route: a hidden artifact is a 404 here too, even
+        # if it were somehow in the graph.
         before = next((a for a in lineage.ancestors if str(a.pk) == against), None)
+        if before is not None and not artifact_is_visible(before.pk, request.user):
+            before = None
     else:
         made_by = next((s for s in lineage.steps if s.step.pk == artifact.generated_by_id), None)
         before = made_by.image_input if made_by else None
@@ -167,24 +170,25 @@ def artifact_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def artifact_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    artifact = visible_artifact_or_404(pk, request.user)
+    """Run verify (a POST: it records an audit run); the artifact page shows the last one."""
+    graph = visible_lineage_or_404(pk, request.user)
     if not can_verify(request.user):
         return JsonResponse({"detail": _("You may not run verification.")}, status=403)
-    report = audit.artifact_verify(artifact_id=artifact.pk, user=request.user)
+    report = audit.artifact_verify(graph=graph, user=request.user)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(report)
     # Without JavaScript the form posts here: show the result on a page of its own.
-    return render(request, "web/verify.html", {"artifact": artifact, "report": report})
+    return render(request, "web/verify.html", {"artifact": graph.root, "report": report})
 
 
 def artifact_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The image with signed Content Credentials (C2PA) describing its whole lineage."""
-    artifact = visible_artifact_or_404(pk, request.user)
+    graph = visible_lineage_or_404(pk, request.user)
     fmt = request.GET.get("format", "jpeg")
     if fmt not in ("jpeg", "png"):
         return HttpResponseBadRequest("format must be jpeg or png")
     try:
-        data = c2pa_export.artifact_export_c2pa(artifact_id=artifact.pk, fmt=fmt)  # type: ignore[arg-type]
+        data = c2pa_export.artifact_export_c2pa(graph=graph, fmt=fmt)  # type: ignore[arg-type]
     except c2pa_export.C2paNotConfigured:
         # No signing material on this installation: say so rather than fail with a 500.
         return HttpResponse(
@@ -201,11 +205,11 @@ def artifact_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 def artifact_prov(request: HttpRequest, pk: int) -> HttpResponse:
     """W3C PROV of the whole ancestor lineage, as a download."""
-    artifact = visible_artifact_or_404(pk, request.user)
+    graph = visible_lineage_or_404(pk, request.user)
     fmt = request.GET.get("format", "json")
     if fmt not in PROV_FORMATS:
         return HttpResponseBadRequest(f"format must be one of {', '.join(PROV_FORMATS)}")
-    body = lineage_prov(artifact_id=artifact.pk, fmt=fmt)  # type: ignore[arg-type]
+    body = lineage_prov(graph=graph, fmt=fmt)  # type: ignore[arg-type]
     ext = {"json": "prov.json", "provn": "provn", "jsonld": "prov.jsonld"}[fmt]
     response = HttpResponse(body, content_type=PROV_FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="artifact-{pk}.{ext}"'

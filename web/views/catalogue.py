@@ -6,17 +6,17 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from archive.models import Figure, FigureName, Note, Photo, ReferenceImage
-from archive.selectors import (
+from access.actions import can_submit_jobs
+from access.visibility import (
     visible_artifacts,
     visible_figures,
     visible_notes,
     visible_photos,
     visible_references,
 )
+from archive.models import Figure, FigureName, Note, Photo, ReferenceImage
 from restoration.models import Artifact, Step
 from restoration.selectors import lineage_descendants
-from web.permissions import can_submit_jobs
 from web.views.common import citations_prefetch, login_required_unless_public
 
 SEARCH_LIMIT = 100

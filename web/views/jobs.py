@@ -12,18 +12,19 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from access.actions import can_cancel, can_record_manual_steps, can_submit_jobs
+from access.visibility import visible_citations, visible_jobs, visible_references
 from archive.models import Citation, ReferenceImage
-from archive.selectors import visible_citations, visible_jobs, visible_references
 from restoration.imagefile import ImageRejected
 from restoration.jobs import JobNotCancellable, JobValidationError, job_cancel, job_create
+from restoration.jobstate import TERMINAL
 from restoration.manual import ManualStepRejected, step_record_manual
-from restoration.models import Job, Step, StepOutput
+from restoration.models import Job, JobEvent, Step, StepOutput
 from web.access import visible_artifact_or_404
 from web.forms import ManualStepForm, PipelineRow, operation_choices, parse_pipeline
-from web.permissions import can_cancel, can_record_manual_steps, can_submit_jobs
 from web.views.common import login_required_unless_public
 
-FINISHED = {Job.Status.SUCCEEDED, Job.Status.FAILED, Job.Status.CANCELLED}
+FINISHED = TERMINAL
 
 
 def job_new(request: HttpRequest, pk: int) -> HttpResponse:
@@ -106,6 +107,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "job": job,
             "steps": _job_steps(job),
+            "events": _job_events(job),
             "finished": job.status in FINISHED,
             "can_cancel": can_cancel(request.user, job) and job.status not in FINISHED,
             "can_submit": can_submit_jobs(request.user),
@@ -126,11 +128,21 @@ def _job_steps(job: Job) -> list[Step]:
     return steps
 
 
+def _job_events(job: Job) -> list[JobEvent]:
+    """The job's history, oldest first (the same rows the API's ``events`` lists)."""
+    return list(JobEvent.objects.filter(job=job).order_by("at", "id"))
+
+
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the job page polls: a few fields plus the fragments it swaps in."""
     job = _visible_job_or_404(request, pk)  # visible_jobs is empty for whoever may not look
     steps = _job_steps(job)
-    context = {"job": job, "steps": steps, "can_submit": can_submit_jobs(request.user)}
+    context = {
+        "job": job,
+        "steps": steps,
+        "events": _job_events(job),
+        "can_submit": can_submit_jobs(request.user),
+    }
     return JsonResponse(
         {
             "id": job.pk,
@@ -141,6 +153,7 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
             "error": job.error if job.status in FINISHED else "",
             "output": job.output_id,
             "steps_html": render_to_string("web/_job_steps.html", context, request=request),
+            "events_html": render_to_string("web/_job_events.html", context, request=request),
             "output_html": render_to_string("web/_job_output.html", context, request=request)
             if job.output_id
             else "",

@@ -64,6 +64,7 @@ class Command(BaseCommand):
             port=options["port"],
             threads=options["threads"],
             ident="archive",
+            **settings.WAITRESS_OPTIONS,  # connection limit, timeouts, body size (settings.py)
         )
 
         def stop(signum: int, frame: Any) -> None:

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from restoration.audit import archive_verify_all, artifact_verify, lineage_size
 from restoration.models import Artifact
+from restoration.selectors import lineage_ancestors
 
 
 class Command(BaseCommand):
@@ -28,15 +29,19 @@ class Command(BaseCommand):
         artifact_id, everything = options["artifact"], options["all"]
         if (artifact_id is None) == (not everything):
             raise CommandError("give either an ARTIFACT id or --all")
-        if artifact_id is not None and not Artifact.objects.filter(pk=artifact_id).exists():
-            raise CommandError(f"no artifact with id {artifact_id}")
-        total = lineage_size(artifact_id=artifact_id)
+        graph = None
+        if artifact_id is not None:
+            try:  # fetched once: the progress bar's total and the verify both use it
+                graph = lineage_ancestors(artifact_id=artifact_id)
+            except Artifact.DoesNotExist:
+                raise CommandError(f"no artifact with id {artifact_id}") from None
+        total = lineage_size(graph=graph)
         bar = tqdm(total=total, unit="item", disable=options["no_progress"], file=self.stderr._out)
         try:
-            if everything:
+            if graph is None:
                 result = archive_verify_all(progress=bar.update)
             else:
-                result = artifact_verify(artifact_id=artifact_id, progress=bar.update)
+                result = artifact_verify(graph=graph, progress=bar.update)
         finally:
             bar.close()
         if options["json"]:

@@ -1,0 +1,228 @@
+"""The engine worker process: runs operations for a parent that may not risk running them itself.
+
+``python -m restoration.engine.worker --memory-mb N`` reads requests from stdin and writes
+replies to stdout, one pickled message per frame (``ipc``). It is long-lived: heavy modules are
+imported once at start (``ready`` is sent when it is warm) and loaded models stay cached, so a
+job pays neither. Everything dangerous happens here, not in the web server: a segfault inside
+OpenCV, an allocation beyond the budget or an endless library call ends this process only.
+
+Limits enforced by the operating system on this process:
+- memory: ``RLIMIT_AS`` = the address space after warm-up + the budget, so the budget is what
+  operations may use on top of the libraries; an allocation beyond it fails (``MemoryError``,
+  or a crash in C code that does not check), and the parent reports it as such;
+- time and cancel: the parent kills this process (SIGKILL), which stops even a single long
+  library call at once.
+
+After a memory error the process replies and exits: a C library that failed an allocation may
+have left state behind, and a fresh worker is cheap compared with a wrong result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any, BinaryIO
+
+from . import ipc
+
+# Messages in: {"kind": "run", ...} (see ``run_request``), {"kind": "ping"}, {"kind": "exit"}.
+# Messages out: ready, progress, result, summary, error, pong.
+
+_ALLOC_FAILURES = (
+    "insufficient memory",  # OpenCV's cv::OutOfMemoryError
+    "failed to allocate",  # OpenCV
+    "can't allocate memory",  # torch's DefaultCPUAllocator
+    "std::bad_alloc",
+    "unable to allocate",  # numpy's _ArrayMemoryError text
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="restoration.engine.worker")
+    parser.add_argument("--memory-mb", type=int, default=0, help="0: no limit")
+    parser.add_argument("--no-warm", action="store_true", help="skip importing torch at start")
+    args = parser.parse_args(argv)
+    # The protocol owns the real stdout; anything a library prints goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    _warm(torch=not args.no_warm)
+    limit = _limit_memory(args.memory_mb)
+    ipc.send(out, {"kind": "ready", "pid": os.getpid(), "address_space_limit": limit})
+    while True:
+        try:
+            message = ipc.recv(inp)
+        except EOFError:
+            return 0
+        kind = message.get("kind")
+        if kind == "exit":
+            return 0
+        if kind == "ping":
+            ipc.send(out, {"kind": "pong"})
+            continue
+        if kind == "summary":
+            if not summary_request(message, out):
+                return 3
+            continue
+        if kind != "run":
+            ipc.send(out, {"kind": "error", "error": "bug", "message": f"unknown {kind!r}"})
+            continue
+        if not run_request(message, out):
+            return 3  # exits after a memory error (see the module docstring)
+
+
+def _warm(*, torch: bool) -> None:
+    """Import what operations need, so the first job does not pay for it (and so the address
+    space measured for the memory limit already includes the libraries)."""
+    import cv2  # noqa: F401
+    import numpy  # noqa: F401
+    import scipy.sparse.linalg  # noqa: F401
+
+    from .operation import list_operations
+
+    list_operations()
+    if torch:
+        with contextlib.suppress(ImportError):  # a classical-only installation has no torch
+            import torch as _torch  # noqa: F401
+
+
+def _limit_memory(budget_mb: int) -> int | None:
+    if budget_mb <= 0:
+        return None
+    base = _address_space_bytes()
+    limit = base + budget_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return limit
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
+    """Run one operation and reply. Returns False when the process should exit."""
+    from .change import change_summary
+    from .operation import get_operation
+    from .types import (
+        BadInputError,
+        Cancelled,
+        OpInputs,
+        ParamError,
+        RunContext,
+        UnavailableError,
+    )
+
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        stamp = time.monotonic()
+        if stamp - last[0] >= 0.2 or fraction >= 1.0:  # the pipe is not a log
+            last[0] = stamp
+            ipc.send(out, {"kind": "progress", "fraction": float(fraction)})
+
+    try:
+        op = get_operation(message["op"])
+        ctx = RunContext(
+            seed=int(message.get("seed", 0)),
+            device=_device(str(message.get("device") or ""), op.kind),
+            progress=progress,
+            models=message.get("models") or {},
+            mtcnn_dir=message.get("mtcnn_dir"),
+        )
+        image = message["image"]
+        result = op.run(
+            OpInputs(image=image, extra=message.get("extra") or {}), message["params"], ctx
+        )
+    except (BadInputError, ParamError, UnavailableError) as exc:
+        ipc.send(out, {"kind": "error", "error": "input", "message": str(exc)})
+        return True
+    except Cancelled as exc:
+        ipc.send(out, {"kind": "error", "error": "cancelled", "message": str(exc)})
+        return True
+    except MemoryError as exc:
+        _send_memory_error(out, exc)
+        return False
+    except Exception as exc:
+        if _is_allocation_failure(exc):
+            _send_memory_error(out, exc)
+            return False
+        ipc.send(
+            out,
+            {
+                "kind": "error",
+                "error": "engine",
+                "message": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=20),
+            },
+        )
+        return True
+    ipc.send(
+        out,
+        {
+            "kind": "result",
+            "image": result.image,
+            "outputs": result.outputs,
+            "record": result.record,
+            "device": ctx.device,
+        },
+    )
+    # The parent encodes and stores the output meanwhile; the summary follows on its own.
+    summary: dict[str, Any] = {}
+    if message.get("summary", True):
+        try:
+            summary = change_summary(image, result.image)
+        except MemoryError:
+            summary = {}
+        except Exception as exc:  # evidence, not the product: the step is recorded without it
+            print(f"change summary failed: {exc!r}", file=sys.stderr)
+    ipc.send(out, {"kind": "summary", "summary": summary})
+    return True
+
+
+def summary_request(message: dict[str, Any], out: BinaryIO) -> bool:
+    """The change summary of two arrays alone (a manual step's upload against its input)."""
+    from .change import change_summary
+
+    try:
+        summary = change_summary(message["before"], message["after"])
+    except MemoryError as exc:
+        _send_memory_error(out, exc)
+        return False
+    except Exception as exc:
+        ipc.send(
+            out, {"kind": "error", "error": "engine", "message": f"{type(exc).__name__}: {exc}"}
+        )
+        return True
+    ipc.send(out, {"kind": "summary", "summary": summary})
+    return True
+
+
+def _send_memory_error(out: BinaryIO, exc: BaseException) -> None:
+    ipc.send(out, {"kind": "error", "error": "memory", "message": f"{type(exc).__name__}: {exc}"})
+
+
+def _is_allocation_failure(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _ALLOC_FAILURES)
+
+
+def _device(configured: str, kind: str) -> str:
+    """The operator's choice, else CUDA for AI operations when this machine has it."""
+    if configured:
+        return configured
+    if kind != "ai":
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
