@@ -39,6 +39,14 @@ def isolated_storage(request, tmp_path):
             "OPTIONS": {"location": str(data / "storage")},
         },
     }
+    # The shared cache (throttles, login attempts) is a file cache by default: each test gets
+    # its own, so tests run side by side never share a throttle.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(data / "cache"),
+        }
+    }
     yield data / "storage"
 
 

@@ -105,6 +105,9 @@ def parse_pipeline(data: QueryDict) -> PipelineSubmission:
         except json.JSONDecodeError as exc:
             row.errors.append(_("Parameters are not valid JSON: %(error)s") % {"error": exc.msg})
             continue
+        except RecursionError:  # e.g. 100,000 nested brackets: a form error, not a 500
+            row.errors.append(_("Parameters are nested too deeply."))
+            continue
         if not isinstance(params, dict):
             row.errors.append(_('Parameters must be a JSON object, e.g. {"strength": 10}.'))
             continue

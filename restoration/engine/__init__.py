@@ -14,8 +14,9 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .models import WeightsInfo, inspect_weights  # noqa: E402
-from .operation import Operation, get_operation, list_operations, software_versions  # noqa: E402
+from .operation import Operation, software_versions  # noqa: E402
 from .params import ParamSpec  # noqa: E402
+from .registry import get_operation, list_operations  # noqa: E402
 from .types import (  # noqa: E402
     Availability,
     BadInputError,

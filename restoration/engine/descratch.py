@@ -25,7 +25,7 @@ from skimage.filters import apply_hysteresis_threshold
 from skimage.morphology import skeletonize
 
 from .imageutil import as_uint8, gray, to_float, to_uint8
-from .operation import Applied, Operation, register
+from .operation import Applied, Operation
 from .params import ParamSpec
 from .types import BadInputError, OpInputs, RunContext
 
@@ -144,7 +144,6 @@ def inpaint(image_u8: np.ndarray, mask: np.ndarray, radius: int) -> np.ndarray:
     return cv2.inpaint(image_u8, mask.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
 
 
-@register
 class Descratch(Operation):
     name = "descratch"
     version = "1.0"

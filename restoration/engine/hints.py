@@ -25,7 +25,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .imageutil import lab_to_rgb, parse_color, rgb_to_lab, to_float, to_uint8
-from .operation import Applied, Operation, register
+from .operation import Applied, Operation
 from .params import ParamSpec
 from .types import BadInputError, OpInputs, RunContext
 
@@ -131,7 +131,6 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     return out
 
 
-@register
 class ColorizeHints(Operation):
     name = "colorize_hints"
     version = "1.0"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 import time
@@ -24,7 +23,6 @@ from .types import (
     ModelRef,
     OpInputs,
     OpResult,
-    ParamError,
     RunContext,
 )
 
@@ -212,37 +210,3 @@ def _seed_everything(seed: int) -> None:
     except ImportError:  # classical ops run without torch
         return
     torch.manual_seed(seed)
-
-
-_REGISTRY: dict[str, Operation] = {}
-
-
-def register(cls: type[Operation]) -> type[Operation]:
-    op = cls()
-    if op.name in _REGISTRY:
-        raise RuntimeError(f"operation {op.name!r} registered twice")
-    _REGISTRY[op.name] = op
-    return cls
-
-
-def get_operation(name: str) -> Operation:
-    """The operation called `name`; ParamError on field `op` when there is none."""
-    _load_builtin_ops()
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        allowed = ", ".join(sorted(_REGISTRY))
-        raise ParamError("op", f"unknown operation {name!r} (known: {allowed})") from None
-
-
-def list_operations() -> list[Operation]:
-    _load_builtin_ops()
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
-
-
-def _load_builtin_ops() -> None:
-    # Imported here, not at module top, to avoid a cycle (the op modules import this one).
-    from . import descratch, hints, ops_ai, ops_classical  # noqa: F401
-
-    if os.environ.get("ARCHIVE_ENGINE_TEST_OPS") == "1":
-        from . import testing_ops  # noqa: F401

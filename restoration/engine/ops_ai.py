@@ -12,7 +12,7 @@ import numpy as np
 from .imageutil import gray, is_gray, lab_to_rgb, rgb, rgb_to_lab, to_float, to_uint8
 from .models import load_model
 from .mtcnn import MTCNN_FILES, get_detector
-from .operation import Applied, Operation, register
+from .operation import Applied, Operation
 from .params import ParamSpec
 from .tiling import auto_tile_size, plan_tiles, run_tiled
 from .types import (
@@ -82,7 +82,6 @@ def model_forward(descriptor: Any, device: str) -> Any:
     return forward
 
 
-@register
 class SuperResolution(Operation):
     name = "sr"
     version = "1.0"
@@ -158,7 +157,6 @@ class SuperResolution(Operation):
         return Applied(out, facts=facts, timings={"load_s": load_s, "inference_s": infer_s})
 
 
-@register
 class FaceRestore(Operation):
     name = "face_restore"
     version = "1.0"
@@ -274,7 +272,6 @@ def _mtcnn_dir(given: Path | None) -> Path | None:
     return None
 
 
-@register
 class Colorize(Operation):
     name = "colorize"
     version = "1.0"

@@ -19,7 +19,7 @@ from .imageutil import (
     to_float,
     to_uint8,
 )
-from .operation import Applied, Operation, register
+from .operation import Applied, Operation
 from .params import ParamSpec
 from .types import BadInputError, ModelRef, OpInputs, RunContext
 
@@ -42,7 +42,6 @@ def _apply_on_lightness(image: np.ndarray, fn: Any) -> np.ndarray:
     return to_uint8(lab_to_rgb(lab))
 
 
-@register
 class Denoise(Operation):
     name = "denoise"
     version = "1.0"
@@ -85,7 +84,6 @@ class Denoise(Operation):
         return Applied(out)
 
 
-@register
 class Clahe(Operation):
     name = "clahe"
     version = "1.0"
@@ -114,7 +112,6 @@ class Clahe(Operation):
         return Applied(_apply_on_lightness(inputs.image, equalise))
 
 
-@register
 class Sharpen(Operation):
     name = "sharpen"
     version = "1.0"
@@ -153,7 +150,6 @@ class Sharpen(Operation):
         return Applied(_apply_on_lightness(inputs.image, unsharp))
 
 
-@register
 class Upscale(Operation):
     name = "upscale"
     version = "1.0"
@@ -177,7 +173,6 @@ class Upscale(Operation):
         return Applied(to_uint8(out))
 
 
-@register
 class Grayscale(Operation):
     name = "grayscale"
     version = "1.0"
@@ -212,7 +207,6 @@ class Grayscale(Operation):
         return Applied(to_uint8(out))
 
 
-@register
 class Crop(Operation):
     name = "crop"
     version = "1.0"
@@ -236,7 +230,6 @@ class Crop(Operation):
         return Applied(np.ascontiguousarray(as_uint8(out)))
 
 
-@register
 class Rotate(Operation):
     name = "rotate"
     version = "1.0"
@@ -290,7 +283,6 @@ class Rotate(Operation):
         return Applied(out)
 
 
-@register
 class ColorTransfer(Operation):
     name = "color_transfer"
     version = "1.0"

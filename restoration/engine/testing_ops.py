@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from .operation import Applied, Operation, register
+from .operation import Applied, Operation
 from .params import ParamSpec
 from .types import OpInputs, RunContext
 
 
-@register
 class TestCrash(Operation):
     name = "test_crash"
     version = "1"
@@ -29,7 +28,6 @@ class TestCrash(Operation):
         return Applied(image=inputs.image)
 
 
-@register
 class TestAllocate(Operation):
     name = "test_allocate"
     version = "1"
@@ -41,7 +39,6 @@ class TestAllocate(Operation):
         return Applied(image=inputs.image, facts={"touched": int(block.sum())})
 
 
-@register
 class TestSleep(Operation):
     name = "test_sleep"
     version = "1"
@@ -53,7 +50,6 @@ class TestSleep(Operation):
         return Applied(image=inputs.image.copy())
 
 
-@register
 class TestTiles(Operation):
     name = "test_tiles"
     version = "1"
@@ -71,3 +67,6 @@ class TestTiles(Operation):
             time.sleep(params["sleep"])
             ctx.report((i + 1) / params["tiles"])
         return Applied(inputs.image[::-1].copy())
+
+
+TEST_OPERATIONS: tuple[type[Operation], ...] = (TestCrash, TestAllocate, TestSleep, TestTiles)

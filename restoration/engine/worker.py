@@ -83,7 +83,7 @@ def _warm(*, torch: bool) -> None:
     import numpy  # noqa: F401
     import scipy.sparse.linalg  # noqa: F401
 
-    from .operation import list_operations
+    from .registry import list_operations
 
     list_operations()
     if torch:
@@ -109,7 +109,7 @@ def _address_space_bytes() -> int:
 def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
     """Run one operation and reply. Returns False when the process should exit."""
     from .change import change_summary
-    from .operation import get_operation
+    from .registry import get_operation
     from .types import (
         BadInputError,
         Cancelled,

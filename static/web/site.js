@@ -114,6 +114,7 @@ function initJobPolling() {
   const out = document.getElementById("job-output");
   const finished = ["succeeded", "failed", "cancelled"];
   let last = "";
+  let lastEvents = "";
   const tick = async () => {
     let data;
     try {
@@ -133,6 +134,11 @@ function initJobPolling() {
     const html = data.steps_html;
     if (html !== last) { steps.innerHTML = html; last = html; }
     if (data.output_html) { out.innerHTML = data.output_html; out.hidden = false; }
+    const events = document.getElementById("job-events");
+    if (events && data.events_html && data.events_html !== lastEvents) {
+      events.innerHTML = data.events_html;
+      lastEvents = data.events_html;
+    }
     const cancel = document.getElementById("job-cancel-form");
     if (finished.includes(data.status)) {
       if (cancel) cancel.hidden = true;

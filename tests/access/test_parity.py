@@ -3,8 +3,10 @@
 Every route of ``web/urls.py`` and ``api/urls.py`` that takes a record id is found by walking
 the URL patterns (a new route is covered without editing this file; a route on a kind of
 record this file does not know fails the test until it is added). Each route is called for
-every record of a lineage with public and restricted masters, derived outputs of each, an
-output tainted by a restricted citation only, and jobs; the answer is read as "hidden" (404),
+every record of a lineage with public and restricted masters, derived outputs of each, outputs
+tainted only through their evidence or through an output made beside them, and jobs (before
+``access``, ``beside_secret`` was a 200 on the pages and a 404 on the API's lineage, PROV and
+export routes); the answer is read as "hidden" (404),
 "visible" (any other answer about the record) or "refused" (401/403 or a redirect to the login
 page: the route turned the user away before looking the record up, which says nothing).
 For each (user, record), every page and every API route must give the same verdict, and it must
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 
-from archive.models import Citation, Note, ReferenceImage
+from archive.models import Citation, ReferenceImage
 from restoration.models import Artifact, Job, Step, StepOutput
 from tests.api.conftest import World
 from tests.restoration.lineage_support import derive, raw_write
@@ -192,7 +195,6 @@ def build_records(world: World) -> Records:
         | {"secret_citation", "on_hidden"}
         | {"secret_note"},
     )
-    assert Note.objects.filter(pk=world.secret_note.pk).exists()
     assert set(Artifact.objects.values_list("pk", flat=True)) == set(
         records.by_kind["artifact"].values()
     ), "every artifact of the world is walked"
@@ -287,3 +289,30 @@ def test_heatmap_against_follows_the_same_rule(who, users, world, settings):
     master = world.photo.master_id
     page = client.get(reverse("web:artifact-heatmap", args=[root]), {"against": master})
     assert page.status_code == 200, page.content[:200]
+
+
+def test_cancel_is_allowed_by_the_page_exactly_when_by_the_api(users, world, django_user_model):
+    """One rule (``access.actions.can_cancel``): the requester, or whoever may change any job."""
+    other = django_user_model.objects.create_user(username="restorer2", password="pw-2")
+    other.groups.add(Group.objects.get(name="restorer"))
+    cases = {
+        "viewer": users["viewer"],
+        "requester": users["restorer"],
+        "other restorer": other,
+        "admin": users["admin"],
+    }
+    for who, user in cases.items():
+        answers = {}
+        for side in ("web", "api"):
+            job = Job.objects.create(
+                input=world.photo.master, pipeline=[{"op": "denoise"}], requester=users["restorer"]
+            )
+            client = Client()
+            client.force_login(user)
+            response = client.post(reverse(f"{side}:job-cancel", kwargs={"pk": job.pk}))
+            assert response.status_code in (200, 302, 403), (who, side, response.status_code)
+            answers[side] = response.status_code != 403
+            job.refresh_from_db()
+            assert (job.status == Job.Status.CANCELLED) == answers[side], (who, side)
+        assert answers["web"] == answers["api"], (who, answers)
+        assert answers["api"] == (who in ("requester", "admin")), who

@@ -38,7 +38,8 @@ NAMES = {
 
 def test_every_design_operation_is_registered_with_a_version_and_schema() -> None:
     ops = {op.name: op for op in list_operations()}
-    assert set(ops) == NAMES
+    # The suite also registers the misbehaving test_* operations (ARCHIVE_ENGINE_TEST_OPS).
+    assert {name for name in ops if not name.startswith("test_")} == NAMES
     for op in ops.values():
         assert op.version and op.kind in ("classical", "ai") and op.description
         schema = op.json_schema()

@@ -1,7 +1,9 @@
 """``python manage.py serve --host 127.0.0.1 --port 8000``: the whole app in one process.
 
 Runs pending migrations, resumes jobs a crash left unfinished, starts the dramatiq worker
-threads in this process when ``BROKER_URL=memory`` (with an external broker, ``rundramatiq``
+threads in this process when ``BROKER_URL=memory`` (they only coordinate: every operation runs
+in an engine worker process, ``restoration.executor``, so a crash there cannot take the site
+down) (with an external broker, ``rundramatiq``
 workers run them), and serves the WSGI app and the static files with waitress, a
 production-grade threaded server. The socket opens last, so ``GET /healthz`` answering 200
 means the app is ready.
@@ -84,6 +86,9 @@ class Command(BaseCommand):
                 # Lets running jobs finish their current work; anything cut off stays a row and
                 # is resumed at the next start.
                 worker.stop(timeout=10_000)
+                from restoration.executor import close_pools
+
+                close_pools()
 
 
 def migrate_if_needed(stdout: Any) -> None:
@@ -106,6 +111,11 @@ def start_embedded_worker(threads: int) -> Any:
     broker.emit_after("process_boot")  # starts the TimeLimit watchdog, as the dramatiq CLI does
     worker = dramatiq.Worker(broker, worker_threads=max(1, threads), worker_timeout=100)
     worker.start()
+    # The job threads hand every operation to engine worker processes (restoration.executor):
+    # start them now, in the background, so the first job finds them warm.
+    from restoration.executor import default_pool
+
+    default_pool().warm()
     return worker
 
 
