@@ -301,10 +301,13 @@ def job_time_limit_s(pipeline: Sequence[Mapping[str, Any]]) -> int:
 def enqueue(job_id: int) -> bool:
     """Send the job's message. A broker failure is logged, not raised: the row stays queued and
     ``job_resume_stale`` sends it again, so the request that created it still succeeds."""
-    from restoration.actors import job_run
-
     try:
         limit_s = Job.objects.values_list("time_limit_s", flat=True).get(pk=job_id)
+        # Imported here, not at the top: the actor module imports the runner, which imports
+        # this one. A plain django.setup() process (a script, the tests' harness) has not
+        # declared the actors on its broker, so looking the actor up by name is not enough.
+        from restoration.actors import job_run
+
         job_run.send_with_options(args=(job_id,), time_limit=limit_s * 1000)
     except Exception:  # broker down: the job is a row first, resume picks it up
         logger.exception("could not enqueue job %s; it stays queued until resumed", job_id)
