@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -58,7 +58,6 @@ class OpRequest:
     device: str = ""  # empty: the worker decides (CUDA for AI operations when present)
     models: Mapping[str, ModelRef] = field(default_factory=dict)
     mtcnn_dir: Path | None = None
-    summary: bool = True  # also compute the change summary (after the result is sent)
 
     def message(self) -> dict[str, Any]:
         return {
@@ -71,7 +70,6 @@ class OpRequest:
             "device": self.device,
             "models": dict(self.models),
             "mtcnn_dir": self.mtcnn_dir,
-            "summary": self.summary,
         }
 
 
@@ -235,27 +233,26 @@ class WorkerPool:
 
     def summarize(self, before: np.ndarray, after: np.ndarray, watch: Watch) -> dict[str, Any]:
         """The change summary of ``after`` against ``before``, computed in a worker."""
-        worker = self.acquire()
-        watch.deadline = time.monotonic() + watch.limit_s
-        run = EngineRun(self, worker, watch)
-        try:
-            worker.send({"kind": "summary", "before": before, "after": after})
-        except (BrokenPipeError, OSError):
-            run.fail_dead()
+        run = self._start({"kind": "summary", "before": before, "after": after}, watch)
         summary: dict[str, Any] = run.wait_for("summary")
         return summary
 
     def run(self, request: OpRequest, watch: Watch) -> EngineRun:
         """Start ``request`` on a worker and wait for its result (not for the summary, which
         ``EngineRun.summary`` collects)."""
+        run = self._start(request.message(), watch)
+        run.result = run.wait_for("result")
+        return run
+
+    def _start(self, message: Mapping[str, Any], watch: Watch) -> EngineRun:
+        """Send ``message`` to a ready worker; the deadline counts from now (boot is free)."""
         worker = self.acquire()
         watch.deadline = time.monotonic() + watch.limit_s
         run = EngineRun(self, worker, watch)
         try:
-            worker.send(request.message())
-        except (BrokenPipeError, OSError):
+            worker.send(message)
+        except OSError:  # BrokenPipeError included: the worker died before reading it
             run.fail_dead()
-        run.result = run.wait_for("result")
         return run
 
 
@@ -288,7 +285,7 @@ class EngineRun:
             try:
                 message = self.worker.poll(POLL_S)
             except EOFError:
-                message = self.fail_dead()
+                self.fail_dead()
             if message is None:
                 continue
             got = message.get("kind")
@@ -320,7 +317,7 @@ class EngineRun:
         if not self._done:
             self._end(kill=True)
 
-    def fail_dead(self) -> Any:
+    def fail_dead(self) -> NoReturn:
         self._done = True
         self.worker.close()
         raise OperationFailed(self.worker.death())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +48,6 @@ __all__ = [
     "job_cancel",
     "job_create",
     "job_resume_stale",
-    "job_time_limit_s",
     "job_transition",
     "now",
 ]
@@ -290,12 +289,6 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
 
 
 # --- enqueue, cancel, resume -------------------------------------------------------------------
-
-
-def job_time_limit_s(pipeline: Sequence[Mapping[str, Any]]) -> int:
-    """The whole-run limit ``job_time_limits`` gives ``pipeline`` (a job stores its own in
-    ``Job.time_limit_s`` at creation: prefer that)."""
-    return job_time_limits(pipeline)[0]
 
 
 def enqueue(job_id: int) -> bool:

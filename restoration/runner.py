@@ -53,6 +53,7 @@ from restoration.executor import (
 from restoration.jobstate import (
     TERMINAL,
     job_heartbeat,
+    job_time_limits,
     job_transition,
     lease_expired,
     lease_left_s,
@@ -359,7 +360,7 @@ def _run_step(
         # The param name is the input role (color_transfer's `reference`, descratch's `mask`).
         extra[name] = _decode(artifact, name)
         inputs.append(NewInput(role=name, artifact=artifact))
-    limit = _step_limit_s(job, index, op.kind)
+    limit = _step_limit_s(job, index)
     request = OpRequest(
         op=op.name,
         params=params,
@@ -454,13 +455,11 @@ def _record(
     return artifact, result.image
 
 
-def _step_limit_s(job: Job, index: int, kind: str) -> float:
-    """The limit fixed when the job was created (jobstate.job_time_limits); jobs queued before
-    limits were stored fall back to the current settings."""
-    limits = job.step_time_limits or []
-    if index < len(limits) and limits[index]:
-        return float(limits[index])
-    return float(settings.JOB_TIME_LIMITS.get(kind, settings.JOB_TIME_LIMITS["classical"]))
+def _step_limit_s(job: Job, index: int) -> float:
+    """The limit fixed when the job was created; a job row made without one (not through
+    ``job_create``) gets what ``job_time_limits`` gives its pipeline now."""
+    limits = job.step_time_limits or job_time_limits(job.pipeline)[1]
+    return float(limits[index])
 
 
 def _image_output(step: Step) -> Artifact:

@@ -405,7 +405,11 @@ def artifact_ingest(
             return _duplicate(existing)  # the cheap answer: no decode for a known file
         facts = _inspect(tmp, size, preview=True)
         accepted = AcceptedFile(file=tmp, sha256=sha, size=size, filename=filename, facts=facts)
-        how = derive(accepted) if derive is not None else _ingest_derivation(facts, parameters)
+        how = (
+            derive(accepted)
+            if derive is not None
+            else _ingest_derivation(facts, filename, parameters)
+        )
         output = NewOutput(
             role="image",
             sha256=sha,
@@ -425,9 +429,7 @@ def artifact_ingest(
                     kind=how.kind,
                     operation=how.operation,
                     operation_version=how.operation_version,
-                    parameters={"original_filename": filename, **how.parameters}
-                    if derive is None
-                    else how.parameters,
+                    parameters=how.parameters,
                     inputs=how.inputs,
                     outputs=[output],
                     started_at=started,
@@ -477,13 +479,14 @@ def _inspect(tmp: IO[bytes], size: int, *, preview: bool = False) -> imagefile.I
 
 
 def _ingest_derivation(
-    facts: imagefile.ImageFacts, parameters: Mapping[str, Any] | None
+    facts: imagefile.ImageFacts, filename: str, parameters: Mapping[str, Any] | None
 ) -> Derivation:
     return Derivation(
         kind=Step.Kind.INGEST,
         operation="ingest",
         operation_version=INGEST_VERSION,
         parameters={
+            "original_filename": filename,
             "format": facts.format,
             "mode": facts.mode,
             "bit_depth": facts.bit_depth,

@@ -66,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             ipc.send(out, {"kind": "pong"})
             continue
         if kind == "summary":
-            if not summary_request(message, out):
-                return 3
+            send_summary(message["before"], message["after"], out)
             continue
         if kind != "run":
             ipc.send(out, {"kind": "error", "error": "bug", "message": f"unknown {kind!r}"})
@@ -108,7 +107,6 @@ def _address_space_bytes() -> int:
 
 def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
     """Run one operation and reply. Returns False when the process should exit."""
-    from .change import change_summary
     from .registry import get_operation
     from .types import (
         BadInputError,
@@ -174,34 +172,23 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
         },
     )
     # The parent encodes and stores the output meanwhile; the summary follows on its own.
-    summary: dict[str, Any] = {}
-    if message.get("summary", True):
-        try:
-            summary = change_summary(image, result.image)
-        except MemoryError:
-            summary = {}
-        except Exception as exc:  # evidence, not the product: the step is recorded without it
-            print(f"change summary failed: {exc!r}", file=sys.stderr)
-    ipc.send(out, {"kind": "summary", "summary": summary})
+    send_summary(image, result.image, out)
     return True
 
 
-def summary_request(message: dict[str, Any], out: BinaryIO) -> bool:
-    """The change summary of two arrays alone (a manual step's upload against its input)."""
+def send_summary(before: Any, after: Any, out: BinaryIO) -> None:
+    """Send the change summary of ``after`` against ``before``: after a job step's result, or
+    alone for a manual step's upload. A summary is evidence, not the product: when it cannot
+    be computed the step is recorded without it ({}), and the process carries on (the summary
+    is numpy only, which leaves nothing behind after a MemoryError)."""
     from .change import change_summary
 
+    summary: dict[str, Any] = {}
     try:
-        summary = change_summary(message["before"], message["after"])
-    except MemoryError as exc:
-        _send_memory_error(out, exc)
-        return False
-    except Exception as exc:
-        ipc.send(
-            out, {"kind": "error", "error": "engine", "message": f"{type(exc).__name__}: {exc}"}
-        )
-        return True
+        summary = change_summary(before, after)
+    except Exception as exc:  # MemoryError included
+        print(f"change summary failed: {exc!r}", file=sys.stderr)
     ipc.send(out, {"kind": "summary", "summary": summary})
-    return True
 
 
 def _send_memory_error(out: BinaryIO, exc: BaseException) -> None:
