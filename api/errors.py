@@ -54,6 +54,15 @@ class RequestRefused(exceptions.APIException):
     default_code = "bad_request"
 
 
+class DecodesBusy(exceptions.APIException):
+    """Other large images hold this server's decode budget (``imagefile.DECODES``): nothing is
+    wrong with the request, it is worth sending again shortly."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "the server is busy decoding other large images; try again shortly"
+    default_code = "busy"
+
+
 class InsufficientStorage(exceptions.APIException):
     status_code = status.HTTP_507_INSUFFICIENT_STORAGE
     default_detail = "storage is full; nothing was stored, try again later"
@@ -98,6 +107,8 @@ def translate(exc: Exception) -> Exception:
     if isinstance(exc, ImageRejected):
         if exc.code == "too_large":
             return PayloadTooLarge(str(exc), code="too_large")
+        if exc.code == "busy":
+            return DecodesBusy(str(exc))
         if exc.code in _METADATA_CODES:
             return exceptions.ValidationError({"non_field_errors": [str(exc)]}, code=exc.code)
         return exceptions.ValidationError({"image": [str(exc)]}, code=exc.code)

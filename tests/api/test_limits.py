@@ -12,6 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 
 from config.errors import bad_request
+from restoration import imagefile
 from restoration.models import Job
 from tests.conftest import image_bytes
 
@@ -224,3 +225,17 @@ def test_django_limits_outside_drf_views_answer_json_under_api():
     assert too_big.status_code == 413 and json.loads(too_big.content)["code"] == "too_large"
     page = bad_request(factory.post("/figures/"), TooManyFieldsSent("x"))
     assert page.status_code == 400 and not page["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.django_db
+def test_a_decode_that_waited_too_long_is_503_not_400(clients, world, monkeypatch):
+    monkeypatch.setattr(imagefile.DECODES, "wait_s", 0.2)
+    held = imagefile.DECODES.limit_bytes  # another request holds the whole budget
+    with imagefile.DECODES.reserve(held, "another upload"):
+        answer = clients["cataloguer"].post(
+            "/api/v1/photos/",
+            {"image": SimpleUploadedFile("a.png", image_bytes("PNG", seed=91)), "title": "a"},
+            format="multipart",
+        )
+    assert answer.status_code == 503, answer.content
+    assert "busy decoding other large images" in answer.content.decode()
