@@ -28,6 +28,7 @@ from restoration.jobstate import (
     TERMINAL,
     UNFINISHED,
     InvalidTransition,
+    cancel_reason,
     job_created_event,
     job_time_limits,
     job_transition,
@@ -315,8 +316,10 @@ def job_cancel(*, job_id: int, user: User = None) -> Job:
     already succeeded or failed raises ``JobNotCancellable``. Permission checks are the
     caller's (the API decides who may cancel whose job)."""
     who = user.get_username() if user is not None and user.is_authenticated else ""
-    reason = f"cancelled by {who}" if who else "cancelled"
-    Job.objects.filter(id=job_id, status__in=UNFINISHED).update(cancel_requested=True)
+    reason = cancel_reason(who)
+    Job.objects.filter(id=job_id, status__in=UNFINISHED).update(
+        cancel_requested=True, cancel_requested_by=who
+    )
     if not job_transition(
         job_id=job_id, old=Status.QUEUED, new=Status.CANCELLED, actor=who, error=reason
     ):

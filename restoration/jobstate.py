@@ -107,6 +107,12 @@ def job_heartbeat(*, job_id: int, worker: str, progress: float, current_step: in
     return Beat(held=True, cancel_requested=bool(cancel))
 
 
+def cancel_reason(who: str) -> str:
+    """What a cancelled job's error and history say, whichever process ends the job: the
+    request (``job_cancel``) or the worker that stops it (``runner``)."""
+    return f"cancelled by {who}" if who else "cancelled on request"
+
+
 # --- time limits -------------------------------------------------------------------------------
 
 

@@ -244,6 +244,9 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # Who asked: the worker that stops a running job writes the transition, so the history's
+    # "by" for that cancel comes from here.
+    cancel_requested_by = models.CharField(max_length=150, blank=True)
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,

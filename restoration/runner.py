@@ -52,6 +52,7 @@ from restoration.executor import (
 )
 from restoration.jobstate import (
     TERMINAL,
+    cancel_reason,
     job_heartbeat,
     job_time_limits,
     job_transition,
@@ -247,7 +248,8 @@ def claim(job_id: int, tag: str) -> Job | None:
                 new=Status.CANCELLED,
                 expect=expect,
                 worker=tag,
-                error="cancelled",
+                actor=job.cancel_requested_by,
+                error=cancel_reason(job.cancel_requested_by),
             )
             continue
         if job.attempts >= settings.JOB_MAX_ATTEMPTS:
@@ -520,13 +522,15 @@ def _reference_ids(artifacts: list[Artifact]) -> list[int]:
 def _stopped(job_id: int, tag: str, monitor: _Monitor) -> str:
     if monitor.lost:
         raise _Stop()
+    who = Job.objects.filter(pk=job_id).values_list("cancel_requested_by", flat=True).first()
     job_transition(
         job_id=job_id,
         old=Status.RUNNING,
         new=Status.CANCELLED,
         expect={"claimed_by": tag},
         worker=tag,
-        error="cancelled on request",
+        actor=who or "",
+        error=cancel_reason(who or ""),
     )
     return "cancelled"
 

@@ -356,5 +356,9 @@ def test_embedded_serve_resumes_after_sigkill(tmp_path):
     stack.kill(server)
     assert counts().get("succeeded", 0) < len(ids)
     stack.start("serve", "--port", str(port), log="serve2.log")
-    stack.wait_until(stack.all_ended, 90, "all jobs after the restart")
-    check_end_state(stack, ids)
+    try:
+        stack.wait_until(stack.all_ended, 90, "all jobs after the restart")
+        check_end_state(stack, ids)
+    finally:
+        # The restarted server (and its engine workers) must not outlive the test.
+        stack.close()

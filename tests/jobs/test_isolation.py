@@ -143,7 +143,11 @@ def test_cancel_of_a_running_job_takes_effect_within_two_seconds(user, master, s
     thread.join(30)
     assert outcome == ["cancelled"]
     assert time.monotonic() - asked < 2.0 + 0.5  # 2 s, plus the join's own scheduling
-    assert Job.objects.get(pk=job.pk).status == S.CANCELLED
+    job = Job.objects.get(pk=job.pk)
+    assert job.status == S.CANCELLED and job.error == f"cancelled by {user.username}"
+    # The worker writes the transition; the history still names who asked for it.
+    last = job.events.order_by("at", "id").last()
+    assert (last.to_status, last.actor) == (S.CANCELLED, user.username)
 
 
 # --- admission ---------------------------------------------------------------------------------
