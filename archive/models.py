@@ -239,6 +239,25 @@ class Photo(Restrictable):
         verbose_name=_("master scan"),
         editable=False,
     )
+    # The curator's choice among this photo's restorations (issue 14): shown first, exported
+    # first. A pointer, not a copy: the artifact keeps its own lineage.
+    approved_artifact = models.ForeignKey(
+        "restoration.Artifact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_for",
+        verbose_name=_("approved restoration"),
+    )
+    approved_note = models.TextField(_("approval note"), blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["title", "id"]

@@ -93,6 +93,11 @@ class Artifact(AppendOnlyModel):
     has_icc_profile = models.BooleanField(default=False)
     role = models.CharField(max_length=30, default="image", help_text="image, mask, ...")
     info = models.JSONField(default=dict, blank=True, help_text="facts read at ingest (pages, ...)")
+    # Moving images (films, animations): empty for stills. The frame rate is a rational
+    # ("24000/1001"), never a float, so 23.976 fps round-trips exactly.
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.CharField(max_length=32, blank=True, help_text='frame rate as "num/den"')
+    duration = models.FloatField(null=True, blank=True, help_text="seconds")
     generated_by = models.ForeignKey(
         "Step",
         on_delete=models.PROTECT,
@@ -124,6 +129,8 @@ class Step(AppendOnlyModel):
         CLASSICAL = "classical", _("classical")
         AI = "ai", _("AI")
         MANUAL = "manual", _("manual")
+        # Generated media (portrait animation): not a restoration, labelled so everywhere.
+        SYNTHETIC = "synthetic", _("synthetic")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     operation = models.CharField(max_length=60)
