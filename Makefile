@@ -49,7 +49,8 @@ format: install-test
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install-test lint
+# SKIP_LINT=1 when the caller has just linted (CI lints once, then runs two suites at once).
+test: install-test $(if $(SKIP_LINT),,lint)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
