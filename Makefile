@@ -27,6 +27,8 @@ $(VENV)/.base: pyproject.toml Makefile
 $(VENV)/.test: $(VENV)/.base pyproject.toml
 	$(PIP) install -q -e ".[test]"
 	bash scripts/ensure-chromium.sh
+	# OpenSeadragon and Mirador (the IIIF client of tests/interop/test_mirador.py).
+	test -f node_modules/mirador/dist/mirador.min.js || npm install --no-audit --no-fund --loglevel=error || echo "npm failed: the IIIF viewer test skips"
 	touch $@
 
 install: $(VENV)/.base
@@ -34,6 +36,8 @@ install: $(VENV)/.base
 install-test: $(VENV)/.test
 
 run: install
+	# The deep-zoom viewer (OpenSeadragon) for large images, from npm (package.json; no CDN).
+	test -d node_modules/openseadragon || npm install --omit=dev --no-audit --no-fund --loglevel=error || echo "npm failed: pages show previews without deep zoom"
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py load_demo

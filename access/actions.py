@@ -34,3 +34,18 @@ def can_cancel(user: User, job: Job) -> bool:
     if user is None or not user.is_authenticated:
         return False
     return job.requester_id == user.pk or has_permission(user, CANCEL_ANY_JOB)  # type: ignore[attr-defined]
+
+
+# Issue 14 (the workbench pages): cataloguing and approving, asked by the pages.
+EDIT_CATALOGUE = "archive.change_figure"
+APPROVE_RESTORATION = "archive.change_photo"
+
+
+def can_catalogue(user: User) -> bool:
+    """Create and edit catalogue records (the cataloguer role)."""
+    return has_permission(user, EDIT_CATALOGUE)
+
+
+def can_approve(user: User) -> bool:
+    """Mark a photo's approved restoration (a curator: whoever may change photos)."""
+    return has_permission(user, APPROVE_RESTORATION)

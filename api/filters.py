@@ -39,7 +39,12 @@ class ArchiveSearch(SearchFilter):
             return queryset
         for term in terms:
             queryset = queryset.filter(view.search_q(term[:200], request.user))
-        return queryset
+        if request.query_params.get("ordering"):
+            return queryset  # an explicit order: OrderingFilter's
+        # Best matches first (and the trigram index kept in use: archive.search.ranked).
+        from archive.search import parse_query, ranked
+
+        return ranked(queryset, parse_query(" ".join(terms)))
 
 
 def _user(filterset: df.FilterSet) -> Any:
@@ -63,13 +68,14 @@ class FigureFilter(df.FilterSet):
 
 
 def figure_name_q(term: str) -> Q:
-    from archive.models import FigureName
+    """Any of its names, in any script or spelling, contains every word of ``term`` (folded:
+    archive.folding)."""
+    from archive.folding import query_terms
 
-    return (
-        Q(name__icontains=term)
-        | Q(sort_name__icontains=term)
-        | Q(pk__in=FigureName.objects.filter(name__icontains=term).values("figure_id"))
-    )
+    q = Q()
+    for word in query_terms(term):
+        q &= Q(search_key__contains=word)
+    return q
 
 
 class SourceFilter(df.FilterSet):

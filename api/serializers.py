@@ -64,10 +64,22 @@ class CitedMixin(serializers.Serializer):
 # --- catalogue -------------------------------------------------------------------------------
 
 
+class _RowsOrRecords(serializers.ListSerializer):
+    """Names handed over as rows (``api.links.attach_figure_parts``: a list page) are shown
+    as they are; records (a detail, a write's answer) go through the child serializer."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        items = list(data.all() if hasattr(data, "all") else data)
+        if items and isinstance(items[0], dict):
+            return [dict(item) for item in items]
+        return super().to_representation(items)  # type: ignore[no-any-return]
+
+
 class FigureNameSerializer(serializers.ModelSerializer):
     class Meta:
         model = FigureName
         fields = ["name", "language", "kind"]
+        list_serializer_class = _RowsOrRecords
 
 
 class FigureSerializer(CitedMixin, serializers.ModelSerializer):
@@ -242,7 +254,7 @@ def _target_ref(citation: Citation) -> dict[str, Any] | None:
 class ArtifactSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Artifact
-        fields = ["id", "sha256", "media_type", "width", "height"]
+        fields = ["id", "sha256", "media_type", "width", "height", "frame_count", "fps", "duration"]
 
 
 class ReferenceSerializer(CitedMixin, serializers.ModelSerializer):
@@ -314,6 +326,10 @@ class PhotoSerializer(CitedMixin, serializers.ModelSerializer):
     )
     master = ArtifactSummarySerializer(read_only=True)
     figures = serializers.SerializerMethodField(help_text="ids of the (visible) figures shown")
+    approved_artifact = serializers.SerializerMethodField(
+        help_text="the artifact id of the restoration a curator approved (null: none, or one "
+        "you may not see)"
+    )
 
     class Meta:
         model = Photo
@@ -336,6 +352,7 @@ class PhotoSerializer(CitedMixin, serializers.ModelSerializer):
             "exif",
             "master_artifact",
             "master",
+            "approved_artifact",
             "citations",
             "created_at",
             "updated_at",
@@ -345,6 +362,24 @@ class PhotoSerializer(CitedMixin, serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_figures(self, obj: Photo) -> list[int]:
         return [f.pk for f in getattr(obj, "visible_figures", [])]
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_approved_artifact(self, obj: Photo) -> int | None:
+        pk = obj.approved_artifact_id
+        if pk is None:
+            return None
+        # One query for a whole page of photos: which of their approved artifacts may be seen.
+        shown = self.context.get("_approved_visible")
+        if shown is None or pk not in shown[0]:
+            page = getattr(self.parent, "instance", None) or [obj]
+            ids = {p.approved_artifact_id for p in page if p.approved_artifact_id} | {pk}
+            request = self.context.get("request")
+            visible = visibility.visible_artifacts(
+                Artifact.objects.filter(pk__in=ids), getattr(request, "user", None)
+            ).values_list("pk", flat=True)
+            shown = (ids, set(visible))
+            self.context["_approved_visible"] = shown
+        return int(pk) if pk in shown[1] else None
 
 
 class PhotoUpdateSerializer(serializers.ModelSerializer):
@@ -413,6 +448,9 @@ class ArtifactSerializer(serializers.ModelSerializer):
             "bit_depth",
             "has_icc_profile",
             "role",
+            "frame_count",
+            "fps",
+            "duration",
             "generated_by",
             "created_at",
         ]
@@ -457,6 +495,8 @@ class StepSerializer(serializers.ModelSerializer):
         serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     )
     def get_inputs(self, obj: Step) -> list[dict[str, Any]]:
+        if (links := getattr(obj, "links", None)) is not None:  # api.links: read once per page
+            return links.inputs  # type: ignore[no-any-return]
         return [
             {"artifact": i.artifact_id, "role": i.role, "position": i.position}
             for i in obj.inputs.all()
@@ -464,6 +504,9 @@ class StepSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_output(self, obj: Step) -> int | None:
+        if (links := getattr(obj, "links", None)) is not None:
+            main_links = [o for o in links.outputs if o["role"] == "image"] or links.outputs
+            return main_links[0]["artifact"] if main_links else None
         produced = list(obj.produced.all())
         main = [p for p in produced if p.role == "image"] or produced
         return main[0].artifact_id if main else None
@@ -472,14 +515,20 @@ class StepSerializer(serializers.ModelSerializer):
         serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     )
     def get_outputs(self, obj: Step) -> list[dict[str, Any]]:
+        if (links := getattr(obj, "links", None)) is not None:
+            return links.outputs  # type: ignore[no-any-return]
         return [{"artifact": p.artifact_id, "role": p.role} for p in obj.produced.all()]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_citations(self, obj: Step) -> list[int]:
+        if (links := getattr(obj, "links", None)) is not None:
+            return links.citations  # type: ignore[no-any-return]
         return [c.pk for c in obj.citations.all()]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_references(self, obj: Step) -> list[int]:
+        if (links := getattr(obj, "links", None)) is not None:
+            return links.references  # type: ignore[no-any-return]
         return [r.pk for r in obj.references.all()]
 
 

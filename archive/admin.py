@@ -13,11 +13,99 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
-from archive.services import PHOTO_FIELDS, photo_ingest
+from archive.models import (
+    Citation,
+    Figure,
+    FigureName,
+    Note,
+    Photo,
+    ReferenceImage,
+    Revision,
+    Source,
+)
+from archive.revisions import record_state, record_type, revision_record
+from archive.services import PHOTO_FIELDS, HiddenDependents, catalogue_delete, photo_ingest
 from restoration import imagefile
 from restoration.models import Artifact
 from restoration.services import upload_check
+
+
+class RevisedAdmin(admin.ModelAdmin):
+    """Admin writes make revisions too (issue 11: who, when, before, after), inside the admin's
+    own transaction; deletes go through ``catalogue_delete`` (revisions, hidden dependents)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        fresh = type(obj).objects.filter(pk=obj.pk).first() if change else None
+        request._revision_before = record_state(fresh) if fresh is not None else None  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        if change:
+            before = getattr(request, "_revision_before", None)
+            revision_record(instance=obj, action="update", before=before, user=request.user)  # type: ignore[arg-type]
+        elif not Revision.objects.filter(record_type=record_type(obj), record_id=obj.pk).exists():
+            revision_record(instance=obj, action="create", before=None, user=request.user)  # type: ignore[arg-type]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Inline rows that are catalogue records (citations) are revised like any other write:
+        a revision for each row added or changed, deletes through ``catalogue_delete``."""
+        if formset.model not in _REVISED_MODELS:
+            super().save_formset(request, form, formset, change)
+            return
+        ids = [f.instance.pk for f in formset.initial_forms if f.instance.pk is not None]
+        before = {
+            row.pk: record_state(row) for row in formset.model._default_manager.filter(pk__in=ids)
+        }
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            try:
+                catalogue_delete(record=obj, user=request.user)  # type: ignore[arg-type]
+            except HiddenDependents as exc:
+                raise PermissionDenied(str(exc)) from exc
+        for obj in instances:
+            adding = obj.pk is None or obj.pk not in before
+            obj.save()
+            revision_record(
+                instance=obj,
+                action="create" if adding else "update",
+                before=None if adding else before[obj.pk],
+                user=request.user,  # type: ignore[arg-type]
+            )
+        formset.save_m2m()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            catalogue_delete(record=obj, user=request.user)  # type: ignore[arg-type]
+        except HiddenDependents as exc:
+            raise PermissionDenied(str(exc)) from exc
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+_REVISED_MODELS = {Citation, Figure, Note, Photo, ReferenceImage, Source}
+
+
+@admin.register(Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    """Revisions are append-only: read here, written by the catalogue's services."""
+
+    list_display = ("record_type", "record_id", "number", "action", "at", "actor")
+    list_filter = ("record_type", "action")
+    search_fields = ("actor", "record_hash")
+    readonly_fields = [f.name for f in Revision._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class CitationInline(GenericTabularInline):
@@ -35,7 +123,7 @@ class FigureNameInline(admin.TabularInline):
 
 
 @admin.register(Figure)
-class FigureAdmin(admin.ModelAdmin):
+class FigureAdmin(RevisedAdmin):
     list_display = ("name", "all_names", "birth_date", "death_date", "wikidata_id", "restricted")
     list_filter = ("restricted",)
     search_fields = ("name", "sort_name", "names__name", "wikidata_id", "biography")
@@ -51,14 +139,14 @@ class FigureAdmin(admin.ModelAdmin):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(RevisedAdmin):
     list_display = ("title", "kind", "author", "date", "repository", "restricted")
     list_filter = ("kind", "restricted")
     search_fields = ("title", "author", "identifier", "repository")
 
 
 @admin.register(Citation)
-class CitationAdmin(admin.ModelAdmin):
+class CitationAdmin(RevisedAdmin):
     list_display = ("source", "locator", "claim", "confidence", "target_type", "target_id")
     list_filter = ("confidence", "target_type")
     search_fields = ("source__title", "locator", "quote", "claim")
@@ -97,7 +185,7 @@ class PhotoAddForm(forms.ModelForm):
 
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(RevisedAdmin):
     list_display = ("title", "accession_number", "carrier", "date", "repository", "restricted")
     list_filter = ("carrier", "restricted", "repository")
     search_fields = ("title", "accession_number", "figures__name", "figures__names__name", "place")
@@ -161,7 +249,7 @@ class PhotoAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReferenceImage)
-class ReferenceImageAdmin(admin.ModelAdmin):
+class ReferenceImageAdmin(RevisedAdmin):
     list_display = ("__str__", "kind", "figure", "restricted")
     list_filter = ("kind", "restricted")
     search_fields = ("title", "description", "figure__name")
@@ -170,7 +258,7 @@ class ReferenceImageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Note)
-class NoteAdmin(admin.ModelAdmin):
+class NoteAdmin(RevisedAdmin):
     list_display = ("title", "figure", "photo", "author", "created_at", "restricted")
     list_filter = ("restricted",)
     search_fields = ("title", "body")

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from archive.models import Citation, Figure, Source
-from archive.services import figure_create, photo_ingest
+from archive.services import citation_create, figure_create, photo_ingest, source_create
 
 CORPUS_SOURCE_TITLE = "Bringing Old Photos Back to Life (test set)"
 DEMO_PHOTOS = {
@@ -69,7 +69,7 @@ def load_demo(corpus: Path, models: Path) -> DemoSummary:
                     },
                 )
             if result.photo and not result.duplicate:
-                Citation.objects.create(
+                citation_create(
                     source=source,
                     locator=filename,
                     claim="provenance of this scan",
@@ -115,7 +115,7 @@ def _lu_xun() -> Figure:
 
 
 def _corpus_source() -> Source:
-    return Source.objects.filter(title=CORPUS_SOURCE_TITLE).first() or Source.objects.create(
+    return Source.objects.filter(title=CORPUS_SOURCE_TITLE).first() or source_create(
         kind=Source.Kind.ARTICLE,
         title=CORPUS_SOURCE_TITLE,
         author="Z. Wan, B. Zhang, D. Chen, P. Zhang, D. Chen, J. Liao, F. Wen",

@@ -1,5 +1,10 @@
 """Importing a whole box of scans: manifest reading and the resume journal.
 
+A manifest is read row by row: a bad row (a figure nobody is called, a name several figures
+share, a bad EDTF date or carrier, a file listed twice) keeps its line number and reason and
+is skipped by ``import_photos``, which imports the other rows and reports it. Figures are
+named by id or by any of their names, matched through ``archive.folding``.
+
 The journal (under ARCHIVE_DATA_DIR/imports/) remembers which files of a directory were
 already ingested, keyed by relative path, size and mtime, so that a re-run after an
 interruption skips them without re-hashing. Duplicates are still caught by sha256 if the
@@ -19,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 
+from archive import folding
 from archive.models import Figure
 from archive.services import PHOTO_FIELDS
 
@@ -27,41 +33,79 @@ MANIFEST_COLUMNS = {"filename", "title", "figures", *PHOTO_FIELDS}
 
 
 class ManifestError(ValueError):
-    pass
+    """The manifest as a whole cannot be used (unreadable, no ``filename`` column, unknown
+    columns): nothing is imported. A bad *row* is a ``ManifestRow.error`` instead."""
 
 
 @dataclass
 class ManifestRow:
+    line: int = 0  # line number in the CSV file (the header is line 1); 0: no manifest row
+    filename: str = ""
     title: str = ""
     figure_ids: list[int] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    error: str = ""  # why the row cannot be imported; the file is skipped and reported
 
 
-def read_manifest(path: Path) -> dict[str, ManifestRow]:
+@dataclass
+class Manifest:
+    rows: dict[str, ManifestRow] = field(default_factory=dict)  # by filename as written
+    problems: list[ManifestRow] = field(default_factory=list)  # bad rows without a usable name
+
+    def row_for(self, rel: str, name: str) -> ManifestRow | None:
+        return self.rows.get(rel) or self.rows.get(name)
+
+
+def read_manifest(path: Path, *, figures: FigureMatcher | None = None) -> Manifest:
     """Read a CSV manifest (UTF-8, header row; ``filename`` required, other columns optional:
-    title, figures (ids or names separated by ';'), and the photo fields)."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = set(reader.fieldnames or [])
-        if "filename" not in columns:
-            raise ManifestError(f"{path}: the manifest needs a 'filename' column")
-        unknown = sorted(columns - MANIFEST_COLUMNS)
-        if unknown:
-            raise ManifestError(
-                f"{path}: unknown column(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join(sorted(MANIFEST_COLUMNS))}"
-            )
-        rows: dict[str, ManifestRow] = {}
-        for line_no, raw in enumerate(reader, start=2):
-            name = (raw.pop("filename") or "").strip()
-            if not name:
-                raise ManifestError(f"{path}:{line_no}: empty filename")
-            rows[name] = ManifestRow(
-                title=(raw.pop("title", "") or "").strip(),
-                figure_ids=_figure_ids(raw.pop("figures", "") or "", f"{path}:{line_no}"),
-                metadata=_metadata(raw),
-            )
-    return rows
+    title, figures (ids or names separated by ';'), and the photo fields).
+
+    Each row is checked on its own (figures named, date, carrier); a bad row carries its line
+    number and reason in ``error`` and the rest of the manifest is still imported."""
+    figures = figures or FigureMatcher()
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            return _read_rows(csv.DictReader(fh), path, figures)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except csv.Error as exc:
+        raise ManifestError(f"{path}: not a readable CSV file: {exc}") from exc
+
+
+def _read_rows(reader: csv.DictReader[str], path: Path, figures: FigureMatcher) -> Manifest:
+    columns = set(reader.fieldnames or [])
+    if "filename" not in columns:
+        raise ManifestError(f"{path}: the manifest needs a 'filename' column")
+    unknown = sorted(columns - MANIFEST_COLUMNS)
+    if unknown:
+        raise ManifestError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; allowed: "
+            f"{', '.join(sorted(MANIFEST_COLUMNS))}"
+        )
+    manifest = Manifest()
+    for raw in reader:
+        line_no = reader.line_num
+        name = (raw.pop("filename", "") or "").strip()
+        row = ManifestRow(line=line_no, filename=name, title=(raw.pop("title", "") or "").strip())
+        if None in raw:  # more cells than columns
+            row.error = f"{len(raw[None])} more cell(s) than there are columns"  # type: ignore[index]
+            raw.pop(None)  # type: ignore[call-overload]
+        errors = [row.error] if row.error else []
+        row.figure_ids, figure_errors = figures.resolve(raw.pop("figures", "") or "")
+        errors += figure_errors
+        row.metadata = _metadata(raw)
+        errors += _check_metadata(row.metadata)
+        row.error = "; ".join(errors)
+        if not name:
+            row.error = "empty filename" + (f"; {row.error}" if row.error else "")
+            manifest.problems.append(row)
+        elif name in manifest.rows:
+            first = manifest.rows[name].line
+            row.error = f"{name!r} is listed twice (first on line {first})"
+            manifest.problems.append(row)
+        else:
+            manifest.rows[name] = row
+    return manifest
 
 
 def _metadata(raw: dict[str, str | None]) -> dict[str, Any]:
@@ -74,22 +118,76 @@ def _metadata(raw: dict[str, str | None]) -> dict[str, Any]:
     return metadata
 
 
-def _figure_ids(cell: str, where: str) -> list[int]:
-    ids: list[int] = []
-    for token in (t.strip() for t in cell.split(";")):
-        if not token:
-            continue
-        if token.isdigit():
-            ids.append(int(token))
-            continue
-        match = (
-            Figure.objects.filter(name=token).first()
-            or Figure.objects.filter(names__name=token).first()
-        )
-        if match is None:
-            raise ManifestError(f"{where}: no figure named {token!r}")
-        ids.append(match.pk)
-    return ids
+def _check_metadata(metadata: dict[str, Any]) -> list[str]:
+    from django.core.exceptions import ValidationError
+
+    from archive.dates import edtf_bounds
+    from archive.models import Photo
+
+    errors = []
+    if metadata.get("date"):
+        try:
+            edtf_bounds(str(metadata["date"]))
+        except ValidationError as exc:
+            errors.append(f"date: {exc.messages[0]}")
+    carrier = metadata.get("carrier")
+    if carrier and carrier not in Photo.Carrier.values:
+        errors.append(f"carrier {carrier!r} is not one of {', '.join(Photo.Carrier.values)}")
+    return errors
+
+
+class FigureMatcher:
+    """Figures named in a manifest: by id, or by any of their names through the archive's
+    folding (``archive.folding``: 李大釗, Li Dazhao, li ta-chao and LI DAZHAO are one person).
+
+    A name matches a figure when its fold equals the fold, or one of the readings, of the
+    figure's display name, sort name or one of its name variants; a name shared by several
+    figures is ambiguous and reported, never guessed. Answers are cached per run."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, list[int]] = {}
+
+    def resolve(self, cell: str) -> tuple[list[int], list[str]]:
+        ids: list[int] = []
+        errors: list[str] = []
+        for token in (t.strip() for t in cell.split(";")):
+            if not token:
+                continue
+            if token.isdigit():
+                if not Figure.objects.filter(pk=int(token)).exists():
+                    errors.append(f"no figure with id {token}")
+                    continue
+                ids.append(int(token))
+                continue
+            matches = self.matches(token)
+            if not matches:
+                errors.append(f"no figure named {token!r}")
+            elif len(matches) > 1:
+                errors.append(
+                    f"{token!r} names {len(matches)} figures (ids {', '.join(map(str, matches))}):"
+                    " give the id"
+                )
+            elif matches[0] not in ids:
+                ids.append(matches[0])
+        return ids, errors
+
+    def matches(self, name: str) -> list[int]:
+        folded = folding.fold(name)
+        if not folded:
+            return []
+        if folded not in self._cache:
+            found = []
+            # The search key narrows the candidates (a trigram index on PostgreSQL); the exact
+            # comparison of folded names decides.
+            candidates = Figure.objects.filter(search_key__contains=folded).prefetch_related(
+                "names"
+            )
+            for figure in candidates[:1000]:
+                names = [figure.name, figure.sort_name, *(n.name for n in figure.names.all())]
+                if folded in folding.all_readings_of(names):
+                    found.append(figure.pk)
+            self._cache[folded] = sorted(found)
+        return self._cache[folded]
 
 
 def scan_directory(root: Path, *, recursive: bool) -> Iterator[Path]:

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from archive.dates import edtf_bounds, validate_edtf
+from restoration.models import AppendOnlyModel
 
 
 class Restrictable(models.Model):
@@ -60,10 +61,20 @@ class Figure(Restrictable):
         blank=True,
         help_text=_('e.g. {"viaf": "...", "lcnaf": "...", "cbdb": "..."}'),
     )
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["sort_name", "name", "id"]
         permissions = [("view_restricted", "Can view restricted catalogue records")]
+        indexes = [
+            models.Index(fields=["sort_name", "name", "id"], name="figure_sort"),
+            models.Index(fields=["created_at"], name="figure_created"),
+            models.Index(fields=["birth_earliest"], name="figure_birth"),
+            models.Index(fields=["id"], condition=models.Q(restricted=True), name="figure_hidden"),
+            # What a list counts for a viewer: an index-only count, not a scan of every row.
+            models.Index(fields=["id"], condition=models.Q(restricted=False), name="figure_public"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -139,9 +150,17 @@ class Source(Restrictable):
     )
     url = models.URLField(_("URL"), max_length=1000, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["title", "id"]
+        indexes = [
+            models.Index(fields=["title", "id"], name="source_sort"),
+            models.Index(fields=["created_at"], name="source_created"),
+            models.Index(fields=["date_earliest"], name="source_date"),
+            models.Index(fields=["id"], condition=models.Q(restricted=True), name="source_hidden"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -181,10 +200,18 @@ class Citation(Restrictable):
     )
     target_id = models.PositiveBigIntegerField(null=True, blank=True)
     target = GenericForeignKey("target_type", "target_id")
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["created_at"], name="citation_created"),
+            models.Index(
+                fields=["id"], condition=models.Q(restricted=True), name="citation_hidden"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} {self.locator}".strip()
@@ -258,6 +285,8 @@ class Photo(Restrictable):
         related_name="+",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["title", "id"]
@@ -265,6 +294,16 @@ class Photo(Restrictable):
             # One catalogue record per master scan: the database, not a look-before-write,
             # keeps racing uploads of the same bytes from cataloguing it twice.
             models.UniqueConstraint(fields=["master"], name="one_photo_per_master")
+        ]
+        indexes = [
+            models.Index(fields=["title", "id"], name="photo_sort"),
+            models.Index(fields=["created_at"], name="photo_created"),
+            models.Index(fields=["date_earliest"], name="photo_date"),
+            # The seeds of the artifact taint (access.visibility): restricted photos' masters.
+            models.Index(
+                fields=["master"], condition=models.Q(restricted=True), name="photo_hidden"
+            ),
+            models.Index(fields=["id"], condition=models.Q(restricted=False), name="photo_public"),
         ]
 
     def __str__(self) -> str:
@@ -300,9 +339,17 @@ class ReferenceImage(Restrictable):
     citations = GenericRelation(
         Citation, content_type_field="target_type", object_id_field="target_id"
     )
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]
+        indexes = [
+            models.Index(fields=["created_at"], name="reference_created"),
+            models.Index(
+                fields=["id"], condition=models.Q(restricted=True), name="reference_hidden"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or f"reference #{self.pk}"
@@ -325,9 +372,15 @@ class Note(Restrictable):
     citations = GenericRelation(
         Citation, content_type_field="target_type", object_id_field="target_id"
     )
+    # Folded search key (archive.folding; kept up to date by archive.search on every save).
+    search_key = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at", "id"]
+        indexes = [
+            models.Index(fields=["-created_at", "id"], name="note_sort"),
+            models.Index(fields=["id"], condition=models.Q(restricted=True), name="note_hidden"),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -344,5 +397,148 @@ Photo.add_to_class(
 )
 Source.add_to_class(
     "citations_about",
+    GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
+)
+
+
+class Batch(models.Model):
+    """One pipeline run on many photos (issue 14): the jobs it queued, one per photo, in order.
+    Ids, not foreign keys: a batch is a page's grouping, the jobs keep their own records."""
+
+    title = models.CharField(_("title"), max_length=300, blank=True)
+    pipeline = models.JSONField(_("pipeline"), default=list)
+    photo_ids = models.JSONField(default=list)
+    job_ids = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title or f"batch #{self.pk}"
+
+
+class Revision(AppendOnlyModel):
+    """One write of a catalogue record (DESIGN.md, "Evidence is frozen where it is used"):
+    who, when, the record before and after (``archive.revisions.record_state``), written in
+    the transaction of the write and appended to the transparency log by its ``record_hash``.
+    Numbers count from 1 per record; a delete is a revision whose ``after`` is null."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("created")
+        UPDATE = "update", _("changed")
+        DELETE = "delete", _("deleted")
+
+    record_type = models.CharField(max_length=30, help_text="figure, photo, source, ...")
+    record_id = models.BigIntegerField()
+    number = models.PositiveIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    at = models.DateTimeField()
+    # PROTECT, like Step.user: revisions are append-only, a SET NULL would be an update.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=150, blank=True, help_text="username at the time")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    record_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["record_type", "record_id", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_type", "record_id", "number"], name="revision_number_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["record_type", "record_id", "-number"])]
+
+    def __str__(self) -> str:
+        return f"{self.record_type} {self.record_id} revision {self.number} ({self.action})"
+
+
+class WithheldFile(models.Model):
+    """An artifact whose last catalogue record was restricted and then deleted: its file stays
+    hidden from users without ``view_restricted`` (``access.visibility``), as it was."""
+
+    artifact = models.OneToOneField(
+        "restoration.Artifact", on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+
+class Film(Restrictable):
+    """A catalogued moving-image original (a reel, a tape) and its untouched master video.
+
+    The master is a video artifact (the scan or transfer as received, or a lossless FFV1 copy
+    made from an image sequence). ``original_fps`` is the rate the film was shot at (16-18 fps
+    for much silent film), which the transfer's own rate (``master.fps``) often is not."""
+
+    class Carrier(models.TextChoices):
+        NITRATE_35 = "35mm_nitrate", _("35 mm nitrate")
+        SAFETY_35 = "35mm_safety", _("35 mm safety (acetate, polyester)")
+        MM_28 = "28mm", _("28 mm")
+        MM_17_5 = "17.5mm", _("17.5 mm")
+        MM_16 = "16mm", _("16 mm")
+        MM_9_5 = "9.5mm", _("9.5 mm")
+        MM_8 = "8mm", _("8 mm")
+        SUPER_8 = "super8", _("Super 8")
+        TAPE = "tape", _("video tape")
+        DIGITAL = "digital", _("born digital")
+        UNKNOWN = "unknown", _("unknown")
+
+    title = models.CharField(_("title"), max_length=500)
+    description = models.TextField(_("description"), blank=True)
+    figures = models.ManyToManyField(
+        Figure, related_name="films", blank=True, verbose_name=_("figures shown")
+    )
+    date = _edtf_field(_("date"))
+    date_earliest = models.DateField(null=True, blank=True, editable=False)
+    date_latest = models.DateField(null=True, blank=True, editable=False)
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    maker = models.CharField(_("maker / studio"), max_length=300, blank=True)
+    repository = models.CharField(_("holding repository"), max_length=300, blank=True)
+    accession_number = models.CharField(
+        _("accession number"), max_length=100, blank=True, db_index=True
+    )
+    carrier = models.CharField(
+        _("physical carrier"), max_length=20, choices=Carrier.choices, default=Carrier.UNKNOWN
+    )
+    original_fps = models.CharField(
+        _("original frame rate"),
+        max_length=32,
+        blank=True,
+        help_text=_('as shot, "num/den" (e.g. 16/1, 18/1, 24000/1001); empty if unknown'),
+    )
+    physical_description = models.TextField(
+        _("physical description"), blank=True, help_text=_("length, gauge, condition, titles")
+    )
+    rights_statement = models.CharField(_("rights statement"), max_length=300, blank=True)
+    master = models.ForeignKey(
+        "restoration.Artifact",
+        on_delete=models.PROTECT,
+        related_name="films",
+        verbose_name=_("master video"),
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["master"], name="one_film_per_master")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        bounds = edtf_bounds(self.date)
+        self.date_earliest, self.date_latest = bounds.lower, bounds.upper
+        super().save(*args, **kwargs)
+
+
+Film.add_to_class(
+    "citations",
     GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
 )

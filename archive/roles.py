@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-CATALOGUE = ["figure", "figurename", "source", "citation", "photo", "referenceimage", "note"]
+CATALOGUE = [
+    "figure",
+    "figurename",
+    "source",
+    "citation",
+    "photo",
+    "referenceimage",
+    "note",
+    "film",
+]
 READABLE = {
     "archive": CATALOGUE,
     "restoration": ["artifact", "step", "job", "modelweights", "auditrun"],
@@ -43,9 +52,17 @@ def roles_ensure(group_model: Any, permission_model: Any) -> None:
     the migration can use its historical models)."""
     for name, perms in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=name)
+        # A model added by a later migration (films) has no permission yet when the roles
+        # migration runs: post_migrate (``roles_after_migrate``) grants it at the end.
         wanted = [
-            permission_model.objects.get(content_type__app_label=app, codename=codename)
+            permission
             for app, codename in perms
+            if (
+                permission := permission_model.objects.filter(
+                    content_type__app_label=app, codename=codename
+                ).first()
+            )
+            is not None
         ]
         group.permissions.add(*wanted)
 

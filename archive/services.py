@@ -10,7 +10,19 @@ from typing import IO, Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
+from archive.models import (
+    Citation,
+    Figure,
+    FigureName,
+    Film,
+    Note,
+    Photo,
+    ReferenceImage,
+    Revision,
+    Source,
+    WithheldFile,
+)
+from archive.revisions import RECORD_TYPES, record_state, revision_record
 from restoration import imagefile
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
@@ -66,6 +78,7 @@ def photo_ingest(
         photo.full_clean(exclude=["master", "figures"])
         photo.save()
         photo.figures.set(figures)
+        revision_record(instance=photo, action=Revision.Action.CREATE, before=None, user=user)
         return photo
 
     result = artifact_ingest(stream=stream, filename=filename, user=user, catalogue=catalogue)
@@ -110,6 +123,7 @@ def figure_create(
     *,
     name: str,
     names: Sequence[dict[str, str]] = (),
+    user: AbstractBaseUser | None = None,
     **fields: Any,
 ) -> Figure:
     """A figure with its name variants (``[{"name": "鲁迅", "language": "zh-Hans", "kind": ...}]``)."""
@@ -119,7 +133,25 @@ def figure_create(
         figure.save()
         for variant in names:
             FigureName.objects.create(figure=figure, **variant)
+        _created(figure, user)
     return figure
+
+
+# Every write below records a revision (archive.revisions) in its own transaction: the state
+# before is read from the locked row (not from the caller's instance, which may be stale).
+
+
+def _locked_state(instance: Any) -> dict[str, Any] | None:
+    fresh = type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+    return record_state(fresh) if fresh is not None else None
+
+
+def _created(instance: Any, user: AbstractBaseUser | None) -> None:
+    revision_record(instance=instance, action=Revision.Action.CREATE, before=None, user=user)
+
+
+def _updated(instance: Any, before: dict[str, Any] | None, user: AbstractBaseUser | None) -> None:
+    revision_record(instance=instance, action=Revision.Action.UPDATE, before=before, user=user)
 
 
 # --- catalogue writes (the API and the pages call these; each is one transaction) ------------
@@ -146,63 +178,112 @@ def _set_names(figure: Figure, names: Sequence[dict[str, str]]) -> None:
 
 
 def figure_update(
-    *, figure: Figure, names: Sequence[dict[str, str]] | None = None, **fields: Any
+    *,
+    figure: Figure,
+    names: Sequence[dict[str, str]] | None = None,
+    user: AbstractBaseUser | None = None,
+    **fields: Any,
 ) -> Figure:
     """Change a figure; ``names`` (when given) replaces all its name variants."""
     with transaction.atomic():
+        before = _locked_state(figure)
         _apply(figure, fields)
         if names is not None:
             _set_names(figure, names)
+        _updated(figure, before, user)
     return figure
 
 
-def source_create(**fields: Any) -> Source:
+def source_create(*, user: AbstractBaseUser | None = None, **fields: Any) -> Source:
     with transaction.atomic():
-        return _apply(Source(), fields)
+        source = _apply(Source(), fields)
+        _created(source, user)
+        return source
 
 
-def source_update(*, source: Source, **fields: Any) -> Source:
+def source_update(*, source: Source, user: AbstractBaseUser | None = None, **fields: Any) -> Source:
     with transaction.atomic():
-        return _apply(source, fields)
+        before = _locked_state(source)
+        _apply(source, fields)
+        _updated(source, before, user)
+        return source
 
 
-def citation_create(*, source: Source, target: Any | None = None, **fields: Any) -> Citation:
+def citation_create(
+    *,
+    source: Source,
+    target: Any | None = None,
+    user: AbstractBaseUser | None = None,
+    **fields: Any,
+) -> Citation:
     """A citation of ``source``, attached to ``target`` (any catalogue record) if given."""
     with transaction.atomic():
         citation = Citation(source=source, **fields)
         if target is not None:
             citation.target = target
-        return _apply(citation, {}, exclude=["target_type"])
+        _apply(citation, {}, exclude=["target_type"])
+        _created(citation, user)
+        return citation
 
 
 def citation_update(
-    *, citation: Citation, target: Any | None = None, detach: bool = False, **fields: Any
+    *,
+    citation: Citation,
+    target: Any | None = None,
+    detach: bool = False,
+    user: AbstractBaseUser | None = None,
+    **fields: Any,
 ) -> Citation:
     with transaction.atomic():
+        before = _locked_state(citation)
         if target is not None:
             citation.target = target
         elif detach:
             citation.target_type, citation.target_id = None, None
-        return _apply(citation, fields, exclude=["target_type"])
+        _apply(citation, fields, exclude=["target_type"])
+        _updated(citation, before, user)
+        return citation
 
 
-def note_create(*, author: AbstractBaseUser | None, **fields: Any) -> Note:
+def note_create(
+    *, author: AbstractBaseUser | None, user: AbstractBaseUser | None = None, **fields: Any
+) -> Note:
     with transaction.atomic():
         note = Note(author=author if author is not None and author.pk else None)
-        return _apply(note, fields)
+        _apply(note, fields)
+        _created(note, user if user is not None else author)
+        return note
 
 
-def note_update(*, note: Note, **fields: Any) -> Note:
+def note_update(*, note: Note, user: AbstractBaseUser | None = None, **fields: Any) -> Note:
     with transaction.atomic():
-        return _apply(note, fields)
+        before = _locked_state(note)
+        _apply(note, fields)
+        _updated(note, before, user)
+        return note
 
 
-def photo_update(*, photo: Photo, figures: Sequence[Figure] | None = None, **fields: Any) -> Photo:
-    """Change a photo's catalogue record; its master scan never changes."""
+def photo_update(
+    *,
+    photo: Photo,
+    figures: Sequence[Figure] | None = None,
+    user: AbstractBaseUser | None = None,
+    **fields: Any,
+) -> Photo:
+    """Change a photo's catalogue record; its master scan never changes.
+
+    ``figures`` replaces the links the caller could see; links to figures ``user`` may not see
+    are kept (``access.visibility.keep_hidden``): an edit never drops what it could not show."""
+    from access.visibility import keep_hidden, visible_figures
+
     with transaction.atomic():
+        before = _locked_state(photo)
         _apply(photo, fields, exclude=["master", "figures"])
         if figures is not None:
-            photo.figures.set(figures)
+            photo.figures.set(
+                keep_hidden(list(figures), photo.figures.all(), visible_figures, user)
+            )
+        _updated(photo, before, user)
     return photo
 
 
@@ -225,26 +306,151 @@ def reference_create(
             filename=filename,
             user=user,
             parameters={"purpose": "reference"},
-            catalogue=lambda artifact, step, facts: _reference_save(artifact, fields),
+            catalogue=lambda artifact, step, facts: _reference_save(artifact, fields, user),
         )
         if not result.duplicate:
             return result.catalogued
         artifact = result.artifact
+        from access.visibility import artifact_is_visible
+
+        if user is not None and not artifact_is_visible(artifact.pk, user):
+            # The bytes are a file this user may not see (a restricted master): pointing a new
+            # reference at it would hand its id, hash and size back. Refuse, naming nothing.
+            raise HiddenDuplicate("this file is already in the archive; it was not stored again")
     with transaction.atomic():
-        return _reference_save(artifact, fields)
+        return _reference_save(artifact, fields, user)
 
 
-def _reference_save(artifact: Artifact, fields: dict[str, Any]) -> ReferenceImage:
-    return _apply(ReferenceImage(artifact=artifact), fields)
+def _reference_save(
+    artifact: Artifact, fields: dict[str, Any], user: AbstractBaseUser | None = None
+) -> ReferenceImage:
+    reference = _apply(ReferenceImage(artifact=artifact), fields)
+    _created(reference, user)
+    return reference
 
 
-def reference_update(*, reference: ReferenceImage, **fields: Any) -> ReferenceImage:
+def reference_update(
+    *, reference: ReferenceImage, user: AbstractBaseUser | None = None, **fields: Any
+) -> ReferenceImage:
     with transaction.atomic():
-        return _apply(reference, fields)
+        before = _locked_state(reference)
+        _apply(reference, fields)
+        _updated(reference, before, user)
+        return reference
 
 
-def catalogue_delete(*, record: Any) -> None:
-    """Delete a catalogue record. Records a restoration step relied on are protected (the
-    database refuses, and the caller reports a conflict): the lineage must stay whole."""
+class HiddenDuplicate(Exception):
+    """An upload duplicates a file the user may not see (a conflict that names nothing)."""
+
+
+class HiddenDependents(Exception):
+    """Deleting the record would also delete records the user may not see (a conflict)."""
+
+
+def catalogue_delete(*, record: Any, user: AbstractBaseUser | None = None) -> None:
+    """Delete a catalogue record with a revision for it and for every record deleted with it.
+
+    Records a restoration step relied on are protected (the database refuses, and the caller
+    reports a conflict): the lineage must stay whole. A delete that would take records the
+    user may not see with it (a restricted note of a public figure) is refused with
+    ``HiddenDependents``, naming nothing. A restricted photo's master (or a hidden reference's
+    file) stays hidden after its record is gone (``WithheldFile``)."""
+    from django.contrib.admin.utils import NestedObjects
+
+    from access.visibility import hidden_records, kept_hidden_after_delete, withheld_after_delete
+
     with transaction.atomic():
+        type(record).objects.select_for_update().filter(pk=record.pk).first()
+        collector = NestedObjects(using="default")
+        collector.collect([record])
+        doomed = [
+            obj for model, objs in collector.data.items() if model in _REVISED for obj in objs
+        ]
+        if user is not None and hidden_records(doomed, user):
+            raise HiddenDependents(
+                "deleting this record would also delete records you cannot see; "
+                "ask someone who can see them"
+            )
+        states = [(obj, obj.pk, record_state(obj)) for obj in doomed]
+        doomed_keys = {(type(obj), obj.pk) for obj in doomed}
+        # Records that survive but change with it (a photo's figures, a reference's figure set
+        # to null): revised too, so verify finds every record as its last revision says.
+        touched = [
+            (obj, record_state(obj))
+            for obj in _touched_by_delete(record)
+            if (type(obj), obj.pk) not in doomed_keys
+        ]
+        withheld = withheld_after_delete(record)
+        # Records hidden only through this one (a restricted figure's reference images, whose
+        # figure becomes null) stay hidden: marked restricted, revised with the others below.
+        for obj in kept_hidden_after_delete(record):
+            type(obj)._default_manager.filter(pk=obj.pk).update(restricted=True)
         record.delete()
+        for obj, pk, state in states:
+            revision_record(
+                instance=obj, action=Revision.Action.DELETE, before=state, user=user, record_id=pk
+            )
+        for obj, before in touched:
+            obj.refresh_from_db()
+            revision_record(instance=obj, action=Revision.Action.UPDATE, before=before, user=user)
+        for artifact_id in withheld:
+            WithheldFile.objects.get_or_create(
+                artifact_id=artifact_id,
+                defaults={"reason": f"{type(record).__name__.lower()} {record.pk} was deleted"},
+            )
+
+
+_REVISED = set(RECORD_TYPES.values())
+
+
+def _touched_by_delete(record: Any) -> list[Any]:
+    if isinstance(record, Figure):
+        return [
+            *Photo.objects.filter(figures=record).order_by("pk"),
+            *ReferenceImage.objects.filter(figure=record).order_by("pk"),
+            *Film.objects.filter(figures=record).order_by("pk"),
+        ]
+    return []
+
+
+def photo_approve(
+    *,
+    photo: Photo,
+    artifact: Artifact | None,
+    user: AbstractBaseUser | None,
+    note: str = "",
+) -> Photo:
+    """Mark ``artifact`` as the photo's approved restoration, with the curator's note; ``None``
+    clears the choice. Only an image made from this photo's master (or the master itself) may
+    be approved: anything else raises ``ValidationError`` on ``approved_artifact``."""
+    import datetime as dt
+
+    from django.core.exceptions import ValidationError
+
+    from restoration.selectors import lineage_descendants
+
+    with transaction.atomic():
+        if artifact is not None:
+            made_from_master = (
+                artifact.pk in lineage_descendants(artifact_id=photo.master_id).artifacts
+            )
+            if artifact.role != "image" or not made_from_master:
+                raise ValidationError(
+                    {
+                        "approved_artifact": [
+                            f"artifact {artifact.pk} is not an image made from this photo's "
+                            f"master scan (artifact {photo.master_id})"
+                        ]
+                    }
+                )
+        before = _locked_state(photo)
+        approver = user if user is not None and user.pk else None
+        fields: dict[str, Any] = {
+            "approved_artifact": artifact,
+            "approved_note": (note or "").strip() if artifact is not None else "",
+            "approved_by": approver if artifact is not None else None,
+            "approved_at": dt.datetime.now(dt.UTC) if artifact is not None else None,
+        }
+        _apply(photo, fields, exclude=["master", "figures"])
+        _updated(photo, before, user)
+    return photo

@@ -292,6 +292,110 @@ def bench_memory(folder: Path, sizes: list[int], tile: int) -> None:
     )
 
 
+# --- colorize_hints (issue 16): SuperLU ordering and one label image, 1 / 4 / 16 MP ------------
+
+
+def _old_hint_masks(hints: list, shape: tuple[int, int], scale: float) -> tuple:
+    """The former rasterisation, a full-size layer per hint (for the comparison only)."""
+    from restoration.engine.imageutil import parse_color, rgb_to_lab
+
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    chroma = np.zeros((h, w, 2), np.float32)
+    for hint in hints:
+        layer = np.zeros((h, w), np.uint8)
+        radius = max(0, round(hint["radius"] * scale))
+        points = hint["points"] if "points" in hint else [[hint["x"], hint["y"]]]
+        pts = [(round(x * scale), round(y * scale)) for x, y in points]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts, strict=False):
+            cv2.line(layer, (x0, y0), (x1, y1), 1, thickness=2 * radius + 1 if radius else 1)
+        for x, y in pts:
+            cv2.circle(layer, (x, y), radius, 1, thickness=-1)
+        on = layer.astype(bool)
+        chroma[on] = rgb_to_lab(np.array([[parse_color(hint["color"])]], np.float32))[0, 0][1:]
+        mask |= layer
+    return mask.astype(bool), chroma
+
+
+def hints_child(mode: str, megapixels: int, n_hints: int) -> None:
+    """One colorize_hints run in a fresh process: prints seconds, peak RSS and the output's
+    sha256 (so the two modes can be compared for identical output)."""
+    import hashlib
+
+    from restoration.engine import hints as hints_module
+
+    side = int(round((megapixels * 1_000_000) ** 0.5))
+    grey = cv2.cvtColor(photo(side), cv2.COLOR_RGB2GRAY)
+    rng = np.random.default_rng(16)
+    hints = [
+        {
+            "x": int(rng.integers(0, side)),
+            "y": int(rng.integers(0, side)),
+            "color": "#" + "".join(f"{int(v):02x}" for v in rng.integers(0, 256, 3)),
+            "radius": int(rng.integers(2, 12)),
+        }
+        for _ in range(n_hints)
+    ]
+    if mode == "before":
+        hints_module.PERMC_SPEC = "COLAMD"
+        hints_module.hint_masks = _old_hint_masks  # type: ignore[assignment]
+    op = get_operation("colorize_hints")
+    base = _status_kb("VmRSS")
+    t0 = time.perf_counter()
+    result = op.run(OpInputs(grey), {"hints": hints}, RunContext())
+    seconds = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_mb": (_status_kb("VmHWM") - base) / 1024,
+                "sha256": hashlib.sha256(np.ascontiguousarray(result.image).tobytes()).hexdigest(),
+            }
+        )
+    )
+
+
+def bench_hints(sizes: list[int], n_hints: int) -> None:
+    rows = []
+    for mp in sizes:
+        runs = {}
+        for mode in ("before", "after"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--hints-child", mode, str(mp), str(n_hints)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+        before, after = runs["before"], runs["after"]
+        rows.append(
+            [
+                f"{mp} MP",
+                f"{before['seconds']:.2f}",
+                f"{after['seconds']:.2f}",
+                f"{before['seconds'] / after['seconds']:.2f}x",
+                f"{before['peak_mb']:.0f}",
+                f"{after['peak_mb']:.0f}",
+                "yes" if before["sha256"] == after["sha256"] else "NO",
+            ]
+        )
+    table(
+        f"colorize_hints, {n_hints} hints (solve at the default 250,000 px, then guided "
+        "upsampling): before = COLAMD + a layer per hint, after = MMD_AT_PLUS_A + one label "
+        "image; peak = VmHWM above the process's RSS before the run",
+        [
+            "input",
+            "before s",
+            "after s",
+            "speed-up",
+            "before peak MB",
+            "after peak MB",
+            "identical",
+        ],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", nargs=4, metavar=("KIND", "SIDE", "TILE", "FOLDER"))
@@ -300,8 +404,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sizes", default="1024,2048,4096", help="sides of the memory series")
     parser.add_argument("--mem-tile", type=int, default=256)
-    parser.add_argument("--only", default="throughput,ratio,memory", help="parts to run")
+    parser.add_argument("--only", default="throughput,ratio,memory,hints", help="parts to run")
+    parser.add_argument("--hints-sizes", default="1,4,16", help="megapixels (colorize_hints)")
+    parser.add_argument("--hints-count", type=int, default=200)
+    parser.add_argument("--hints-child", nargs=3, metavar=("MODE", "MP", "HINTS"))
     args = parser.parse_args()
+    if args.hints_child:
+        mode, mp, count = args.hints_child
+        hints_child(mode, int(mp), int(count))
+        return
     if args.child:
         kind, side, tile, folder = args.child
         child_peak(kind, int(side), int(tile), folder)
@@ -315,6 +426,9 @@ def main() -> None:
             "ratio": lambda: bench_tiling_ratio(args.ratio_side, args.ratio_tile, args.repeat),
             "memory": lambda: bench_memory(
                 folder, [int(s) for s in args.sizes.split(",")], args.mem_tile
+            ),
+            "hints": lambda: bench_hints(
+                [int(s) for s in args.hints_sizes.split(",")], args.hints_count
             ),
         }
         for name in args.only.split(","):

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "restoration",
     "api",
     "web",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +132,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = ARCHIVE_DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# The deep-zoom viewer, installed from npm by `make run` (package.json; no CDN).
+_OSD = BASE_DIR / "node_modules" / "openseadragon" / "build" / "openseadragon"
+if _OSD.is_dir():
+    STATICFILES_DIRS.append(("vendor/openseadragon", _OSD))  # type: ignore[arg-type]
 
 # Stored objects (content-addressed artifacts under objects/ab/cd/<sha256>, previews under
 # previews/) go through Django's storage API so that S3-compatible storage can replace it.
@@ -142,6 +147,47 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# ARCHIVE_STORAGE=s3: the same keys in an S3-compatible bucket (interop/storage.py). Objects
+# are written once; with ARCHIVE_S3_OBJECT_LOCK_DAYS > 0 (and a bucket created with Object Lock)
+# the server refuses to delete or overwrite them for that long. Credentials: ARCHIVE_S3_ACCESS_KEY
+# / ARCHIVE_S3_SECRET_KEY, else boto3's own chain (AWS_ACCESS_KEY_ID, instance roles, ...).
+ARCHIVE_STORAGE = env_str("ARCHIVE_STORAGE", "local")
+ARCHIVE_S3_OBJECT_LOCK_DAYS = env_int("ARCHIVE_S3_OBJECT_LOCK_DAYS", 0)
+ARCHIVE_S3_OBJECT_LOCK_MODE = env_str("ARCHIVE_S3_OBJECT_LOCK_MODE", "GOVERNANCE")
+if ARCHIVE_STORAGE == "s3":
+    STORAGES["default"] = {
+        "BACKEND": "interop.storage.ContentAddressedS3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("ARCHIVE_S3_BUCKET", "archive"),
+            "endpoint_url": env_str("ARCHIVE_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("ARCHIVE_S3_REGION", "us-east-1"),
+            "access_key": env_str("ARCHIVE_S3_ACCESS_KEY", "") or None,
+            "secret_key": env_str("ARCHIVE_S3_SECRET_KEY", "") or None,
+            "location": env_str("ARCHIVE_S3_PREFIX", ""),
+            "addressing_style": env_str("ARCHIVE_S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": True,  # keys are content addresses; see the storage class
+        },
+    }
+elif ARCHIVE_STORAGE != "local":
+    raise ImproperlyConfigured(f"ARCHIVE_STORAGE={ARCHIVE_STORAGE!r}: use local or s3")
+# IIIF (interop/): stills whose longest side is over ARCHIVE_IIIF_MIN_SIDE get level-0 tiles,
+# made in the background after ingest or restoration. The organisation and base URL name the
+# archive in BagIt bags and OAI-PMH made outside a request (manage.py export_bag).
+ARCHIVE_IIIF_MIN_SIDE = env_int("ARCHIVE_IIIF_MIN_SIDE", 2000)
+ARCHIVE_IIIF_TILE_SIZE = env_int("ARCHIVE_IIIF_TILE_SIZE", 512)
+# The tiler's child process's memory budget (RLIMIT_AS, as the engine workers); 0: the same as
+# ARCHIVE_WORKER_MEMORY_MB.
+ARCHIVE_TILES_MEMORY_MB = env_int("ARCHIVE_TILES_MEMORY_MB", 0)
+ARCHIVE_ORGANIZATION = env_str("ARCHIVE_ORGANIZATION", "Photo restoration archive")
+ARCHIVE_BASE_URL = env_str("ARCHIVE_BASE_URL", "http://127.0.0.1:8000")
+# The transparency log (issue 11): the Ed25519 key that signs checkpoints (PEM, PKCS#8; made
+# on first use, mode 0600) and the origin line each checkpoint names (which log it is).
+# Empty: $ARCHIVE_DATA_DIR/keys/checkpoint-ed25519.pem (read when signing, so a data directory
+# set later, as the tests do, keeps its own key).
+ARCHIVE_CHECKPOINT_KEY = env_str("ARCHIVE_CHECKPOINT_KEY", "")
+ARCHIVE_LOG_ORIGIN = env_str("ARCHIVE_LOG_ORIGIN", "photo-archive")
 
 # Ingest limits (bad input is refused with a precise message, never a 500).
 ARCHIVE_MAX_UPLOAD_BYTES = env_int("ARCHIVE_MAX_UPLOAD_MB", 1024) * 1024 * 1024
@@ -194,6 +240,9 @@ BROKER_URL = env_str("BROKER_URL", "memory")
 BROKER_IS_MEMORY = BROKER_URL == "memory"
 DRAMATIQ_WORKER_THREADS = env_int("DRAMATIQ_WORKER_THREADS", 2)
 JOBS_QUEUE = env_str("JOBS_QUEUE", "restoration")
+# A queue of its own for jobs with an AI step (restoration.jobs.job_queue), for the GPU
+# machines' workers (`rundramatiq --queues <it>`, one process per GPU); empty: one queue.
+ARCHIVE_GPU_QUEUE = env_str("ARCHIVE_GPU_QUEUE", "")
 # A running job's worker refreshes Job.updated_at at least every lease/4 seconds; a job not
 # refreshed for JOB_LEASE_SECONDS is considered abandoned and may be taken over.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
@@ -205,8 +254,22 @@ JOB_RETRY_MAX_BACKOFF_MS = env_int("JOB_RETRY_MAX_BACKOFF_MS", 300_000)
 JOB_TIME_LIMITS = {
     "classical": env_int("JOB_TIME_LIMIT_CLASSICAL_S", 900),
     "ai": env_int("JOB_TIME_LIMIT_AI_S", 3600),
+    # animate (issue 12): landmarks, a calibration probe and every frame rendered and encoded
+    # twice (archival + MP4); a 2048 px portrait, 3 s at 25 fps, takes minutes on a CPU
+    "synthetic": env_int("JOB_TIME_LIMIT_SYNTHETIC_S", 1800),
 }
 JOB_MAX_STEPS = env_int("JOB_MAX_STEPS", 20)
+# Films (issue 13): a film step longer than this many frames is split into chunks that any
+# worker may take (restoration/film_jobs.py); limits of videos entering the archive; time given
+# to a film step per frame of its input (at least the still limit above).
+ARCHIVE_FILM_CHUNK_FRAMES = env_int("ARCHIVE_FILM_CHUNK_FRAMES", 1500)
+ARCHIVE_MAX_VIDEO_FRAMES = env_int("ARCHIVE_MAX_VIDEO_FRAMES", 1_000_000)
+ARCHIVE_MAX_VIDEO_BYTES = env_int("ARCHIVE_MAX_VIDEO_MB", 65536) * 1024 * 1024  # import_films
+ARCHIVE_MAX_VIDEO_SIDE = env_int("ARCHIVE_MAX_VIDEO_SIDE", 8192)
+ARCHIVE_MAX_VIDEO_FRAME_PIXELS = env_int("ARCHIVE_MAX_VIDEO_MEGAPIXELS", 40) * 1_000_000
+ARCHIVE_MAX_VIDEO_SECONDS = env_int("ARCHIVE_MAX_VIDEO_SECONDS", 6 * 3600)
+ARCHIVE_FILM_SECONDS_PER_FRAME = env_int("ARCHIVE_FILM_SECONDS_PER_FRAME", 2)
+ARCHIVE_FILM_AI_SECONDS_PER_FRAME = env_int("ARCHIVE_FILM_AI_SECONDS_PER_FRAME", 20)
 # Engine operations run in worker processes (restoration.executor), never in the server's own:
 # each may use this much memory on top of its libraries (enforced with RLIMIT_AS), and
 # job_create refuses a pipeline whose predicted peak is over it. ARCHIVE_ENGINE_WORKERS warm
@@ -321,6 +384,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["api.schema.only_v1"],
+    # Photos and films each have their own carriers (a glass plate is not a film gauge).
+    "ENUM_NAME_OVERRIDES": {
+        "PhotoCarrierEnum": "archive.models.Photo.Carrier",
+        "FilmCarrierEnum": "archive.models.Film.Carrier",
+    },
 }
 
 LOGIN_URL = "/accounts/login/"

@@ -17,5 +17,6 @@ urlpatterns = [
     # The login page with the failed-login limit's message (config/auth.py); the rest as Django's.
     path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("interop.urls")),  # /iiif/..., /oai (issue 15)
     path("", include("web.urls")),
 ]

@@ -29,6 +29,12 @@ def job_run(job_id: int) -> None:
     runner.run_job(job_id)
 
 
+if settings.ARCHIVE_GPU_QUEUE:
+    # Jobs with an AI step are sent to this queue (restoration.jobs.job_queue), as job_run
+    # messages: declared here so that `rundramatiq --queues <it>` consumes it.
+    job_run.broker.declare_queue(settings.ARCHIVE_GPU_QUEUE)
+
+
 @dramatiq.actor(actor_name="job_dead", queue_name=settings.JOBS_QUEUE, max_retries=10)
 def job_dead(message: dict[str, Any], info: dict[str, Any]) -> None:
     """A ``job_run`` message died (retries exhausted, or an error not worth retrying such as
@@ -37,3 +43,16 @@ def job_dead(message: dict[str, Any], info: dict[str, Any]) -> None:
     if not args:
         return
     runner.job_dead(int(args[0]), runner.dead_reason(message, info))
+
+
+@dramatiq.actor(
+    actor_name="film_chunk_run",
+    queue_name=settings.JOBS_QUEUE,
+    max_retries=0,  # a lost chunk is taken over by the coordinator through the lease
+    time_limit=sum(settings.JOB_TIME_LIMITS.values()) * 1000,
+)
+def film_chunk_run(job_id: int, job_index: int, number: int) -> None:
+    """One chunk of a chunked film step (``restoration.film_jobs``): idempotent, ids only."""
+    from restoration import film_jobs
+
+    film_jobs.chunk_run(job_id, job_index, number, runner.worker_tag())

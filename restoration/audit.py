@@ -12,6 +12,21 @@ one (``last_audit``) writes nothing.
 - ``chain_broken``: a link of the DAG cannot be trusted: a step used an artifact whose
   generating step does not verify, or an artifact names a generating step whose record does
   not list it as an output.
+
+With the transparency log (issue 11; ``restoration.ledger``), ``verify --all`` also checks the
+database against the log and the last *published* checkpoint (``manage.py checkpoint
+export``), which catches what re-hashing alone cannot: a rewrite whose hashes were recomputed.
+
+- ``record_rewritten``: a step, revision or audit run no longer has the hash the log (or the
+  published checkpoint) holds for it.
+- ``leaf_removed``: a logged record (e.g. a leaf step with its artifact) is gone, or the log
+  lost entries the published checkpoint covers.
+- ``audit_run_deleted``: a logged audit run is gone.
+- ``log_rewritten``: the log itself no longer hashes to its head or to the published root.
+- ``checkpoint_invalid``: the published checkpoint's signature does not verify.
+- ``master_repointed`` (and other catalogue checks, registered by the catalogue): a photo's
+  master is not the one its last logged revision names.
+- ``orphan_file``: a stored object that no artifact names (reported; nothing is deleted).
 """
 
 from __future__ import annotations
@@ -19,17 +34,51 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from restoration.exports import ancestor_graph
+from restoration.hashing import json_safe
+from restoration.ledger import (
+    audit_run_hash,
+    checkpoint_read,
+    leaves_check,
+    log_append,
+    log_check,
+)
 from restoration.models import Artifact, AuditRun, Step, StepOutput
 from restoration.selectors import LineageGraph, StepParts, load_step_parts, stored_step_record
-from restoration.storage import sha256_of_object
+from restoration.storage import object_key, sha256_of_object
 
-PROBLEM_KINDS = ("file_missing", "file_changed", "record_changed", "chain_broken")
+PROBLEM_KINDS = (
+    "file_missing",
+    "file_changed",
+    "record_changed",
+    "chain_broken",
+    "record_rewritten",
+    "leaf_removed",
+    "audit_run_deleted",
+    "log_rewritten",
+    "checkpoint_invalid",
+    "master_repointed",
+    "catalogue_unrevised",
+    "orphan_file",
+)
+# Checks of records outside the lineage core (the catalogue registers its own): each returns
+# problems as (kind, message, where) triples.
+ExtraCheck = Callable[[], list[tuple[str, str, dict[str, Any]]]]
+_EXTRA_CHECKS: dict[str, ExtraCheck] = {}
+
+
+def register_check(name: str, check: ExtraCheck) -> None:
+    _EXTRA_CHECKS[name] = check
+
+
 Progress = Callable[[int], None]  # called with the number of items just checked
 STEP_BATCH = 500
 
@@ -133,7 +182,7 @@ def _record_run(
     artifact: Artifact | None,
     user: AbstractBaseUser | None,
 ) -> dict[str, Any]:
-    run = AuditRun.objects.create(
+    run = AuditRun(
         started_at=started_at,
         ended_at=dt.datetime.now(dt.UTC),
         scope=scope,
@@ -141,8 +190,13 @@ def _record_run(
         user=user if user is not None and user.pk else None,
         ok=not audit.problems,
         checked=audit.checked,
-        problems=audit.problems,
+        problems=json_safe(audit.problems),
     )
+    run.record_hash = audit_run_hash(run)
+    with transaction.atomic():
+        run.save()
+        # Logged, so that deleting or editing an audit run is named by the next verify.
+        log_append(kind="audit", record_id=run.pk, record_hash=run.record_hash)
     return audit_report(run)
 
 
@@ -170,6 +224,7 @@ def artifact_verify(
     artifact_id: int | None = None,
     user: AbstractBaseUser | None = None,
     progress: Progress | None = None,
+    checkpoint_path: Path | None = None,
 ) -> dict[str, Any]:
     """Verify the whole ancestor lineage of one artifact and record the run.
 
@@ -186,6 +241,12 @@ def artifact_verify(
     generated_by = {a.pk: a.generated_by_id for a in graph.artifacts.values()}
     for step in graph.steps.values():
         _check_step(audit, step, graph.parts[step.pk], generated_by)
+    # Each step's leaf, against the log and the last published checkpoint: a rewrite with
+    # recomputed hashes, or a step written around the log, is named here too.
+    published = checkpoint_read(checkpoint_path)
+    steps = {step.pk: step.record_hash for step in graph.steps.values()}
+    for problem in leaves_check("step", steps, published):
+        audit.add(problem.kind, problem.message, **problem.where)
     return _record_run(audit, started_at=started, scope="artifact", artifact=graph.root, user=user)
 
 
@@ -201,6 +262,7 @@ def archive_verify_all(
     *,
     user: AbstractBaseUser | None = None,
     progress: Progress | None = None,
+    checkpoint_path: Path | None = None,
 ) -> dict[str, Any]:
     """Verify every stored file and every step record of the archive and record the run.
 
@@ -227,7 +289,56 @@ def archive_verify_all(
         )
         for step in batch:
             _check_step(audit, step, parts[step.pk], generated_by)
+    _check_log(audit, published=checkpoint_read(checkpoint_path))
+    for check in _EXTRA_CHECKS.values():
+        for kind, message, where in check():
+            audit.add(kind, message, **where)
+    _check_orphans(audit)
     return _record_run(audit, started_at=started, scope="all", artifact=None, user=user)
+
+
+def _check_log(audit: _Audit, *, published: dict[str, Any] | None) -> None:
+    for problem in log_check(published):
+        audit.add(problem.kind, problem.message, **problem.where)
+
+
+def _check_orphans(audit: _Audit) -> None:
+    """Stored objects that no artifact names (left by a deleted record, or put there by hand)."""
+    for batch in _batched(_stored_object_names(), 500):
+        known = set(Artifact.objects.filter(sha256__in=batch).values_list("sha256", flat=True))
+        for sha in batch:
+            if sha not in known:
+                audit.add(
+                    "orphan_file",
+                    f"stored file {object_key(sha)} belongs to no artifact (an orphan: a "
+                    "deleted record's file, or one put there by hand)",
+                    file=object_key(sha),
+                )
+
+
+def _stored_object_names() -> Iterable[str]:
+    try:
+        tops, _ = default_storage.listdir("objects")
+    except (FileNotFoundError, NotImplementedError, OSError):
+        return
+    for top in sorted(tops):
+        subs, _ = default_storage.listdir(f"objects/{top}")
+        for sub in sorted(subs):
+            _, files = default_storage.listdir(f"objects/{top}/{sub}")
+            for name in sorted(files):
+                if len(name) == 64 and name.startswith(top + sub):
+                    yield name
+
+
+def _batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _step_batches() -> Iterable[list[Step]]:

@@ -82,6 +82,7 @@ class Watch:
     limit_s: float
     budget_mb: int
     deadline: float = float("inf")  # time.monotonic(); set once a worker is ready (boot is free)
+    frames: Callable[[int], None] | None = None  # film runs: frames done so far
 
 
 class EngineWorker:
@@ -291,6 +292,13 @@ class EngineRun:
             got = message.get("kind")
             if got == "progress":
                 self.watch.report(float(message.get("fraction", 0.0)))
+                if self.watch.frames is not None and "frames" in message:
+                    self.watch.frames(int(message["frames"]))
+            elif kind == "raw" and got in ("result", "summary"):
+                # Film runs: files in, files out; the reply is small and ends the request.
+                self.worker.jobs_run += 1
+                self._end(kill=False)
+                return message
             elif got == "error":
                 self._raise_error(message)
             elif got == kind == "result":
@@ -370,6 +378,32 @@ def default_pool() -> WorkerPool:
         memory_mb=int(settings.ARCHIVE_WORKER_MEMORY_MB),
         size=int(settings.ARCHIVE_ENGINE_WORKERS),
     )
+
+
+def run_film_message(
+    message: Mapping[str, Any],
+    *,
+    report: Callable[[float], None],
+    should_cancel: Callable[[], bool],
+    time_limit_s: float,
+    frames: Callable[[int], None] | None = None,
+    pool: WorkerPool | None = None,
+) -> dict[str, Any]:
+    """Send one film request (``kind`` "film", "film_join" or "film_summary", see
+    ``restoration.engine.worker.run_film_request``) to an engine worker and return its reply.
+    The frames go from file to file inside the worker, under its memory budget; a cancel or
+    the time limit kills the worker (``OperationCancelled`` / ``OperationFailed``)."""
+    chosen = pool or default_pool()
+    watch = Watch(
+        report=report,
+        should_cancel=should_cancel,
+        limit_s=time_limit_s,
+        budget_mb=chosen.memory_mb,
+        frames=frames,
+    )
+    run = chosen._start(message, watch)
+    reply: dict[str, Any] = run.wait_for("raw")
+    return reply
 
 
 def close_pools() -> None:

@@ -3,6 +3,11 @@
 ``record_hash = sha256(canonical_json(step_record(step)))`` where canonical JSON is UTF-8,
 keys sorted, no insignificant whitespace, non-ASCII kept as is, NaN/Infinity refused.
 Changing anything here changes every hash: bump ``RECORD_VERSION`` and say so loudly.
+
+RECORD VERSION 2 (issue 11): a step's record also holds ``evidence``, a snapshot of every
+citation (with its source) and reference image the step relied on, taken in the transaction
+that wrote the step. A version 1 record (written before) is rebuilt and verified under its own
+rule, without that key: each step stores the version it was hashed under.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+RECORD_VERSIONS = (1, 2)  # every rule verify still knows
 
 
 def canonical_json(value: Any) -> bytes:
@@ -66,10 +72,15 @@ class StepRecord:
     outputs: Sequence[OutputRef]
     run_record: dict[str, Any]
     change_summary: dict[str, Any]
+    record_version: int = RECORD_VERSION
+    # Version 2: {"citations": [snapshot, ...], "references": [snapshot, ...]}, by id.
+    evidence: dict[str, Any] | None = None
 
     def as_canonical_dict(self) -> dict[str, Any]:
-        return {
-            "record_version": RECORD_VERSION,
+        if self.record_version not in RECORD_VERSIONS:
+            raise ValueError(f"unknown record version {self.record_version}")
+        record = {
+            "record_version": self.record_version,
             "kind": self.kind,
             "operation": self.operation,
             "operation_version": self.operation_version,
@@ -97,6 +108,13 @@ class StepRecord:
             "run": self.run_record,
             "change_summary": self.change_summary,
         }
+        if self.record_version >= 2:
+            evidence = self.evidence or {}
+            record["evidence"] = {
+                "citations": sorted(evidence.get("citations", []), key=lambda c: c["id"]),
+                "references": sorted(evidence.get("references", []), key=lambda r: r["id"]),
+            }
+        return record
 
     def record_hash(self) -> str:
         return hashlib.sha256(canonical_json(self.as_canonical_dict())).hexdigest()
@@ -121,6 +139,8 @@ class StepFields(Protocol):
     rationale: str
     run_record: Any
     change_summary: Any
+    record_version: int
+    evidence: Any
 
 
 def step_record_of(
@@ -157,6 +177,8 @@ def step_record_of(
         outputs=list(outputs),
         run_record=step.run_record,
         change_summary=step.change_summary,
+        record_version=step.record_version,
+        evidence=step.evidence if step.record_version >= 2 else None,
     )
 
 

@@ -375,7 +375,10 @@ def decode_rgb_or_grey(data: bytes | IO[bytes], *, max_pixels: int) -> np.ndarra
         img.seek(0)
         cost = decode_cost(img.width, img.height, img.mode, img.format or "")
         with DECODES.reserve(cost, "the image"):
-            img = ImageOps.exif_transpose(img) or img
+            # Only when the orientation asks for it: exif_transpose copies the whole image
+            # even for orientation 1 (29 ms of a 37 ms decode at 1 MP, issue 16).
+            if img.getexif().get(0x0112, 1) in _ORIENTATION_TRANSPOSE:
+                img = ImageOps.exif_transpose(img) or img
             return _to_array(img)
 
 

@@ -111,12 +111,30 @@ def job_create(
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         errors.setdefault("seed", []).append(f"must be an integer in [0, 2^63), got {seed!r}")
     if not errors and artifact is not None and pipeline is not None:
-        errors.update(pipeline_memory_errors(source=artifact, pipeline=pipeline))
+        from restoration.film_jobs import film_pipeline_errors, is_film_operation
+
+        if artifact.media_type.startswith("video/") or any(
+            is_film_operation(spec["op"]) for spec in pipeline
+        ):
+            errors.update(film_pipeline_errors(source=artifact, pipeline=pipeline))
+        else:
+            errors.update(pipeline_memory_errors(source=artifact, pipeline=pipeline))
+        if not errors:  # issue 12: animate takes a still and must be the last step
+            from restoration.animate_jobs import animate_pipeline_errors
+
+            errors.update(animate_pipeline_errors(source=artifact, pipeline=pipeline))
     if errors:
         raise JobValidationError(errors)
     assert artifact is not None and pipeline is not None
+    from restoration.animate_jobs import localise_animate_labels
+
+    localise_animate_labels(pipeline)  # issue 12: the label in the requester's language
     requester = user if user is not None and user.is_authenticated else None
     time_limit_s, step_time_limits = job_time_limits(pipeline)
+    if artifact.media_type.startswith("video/"):
+        from restoration.film_jobs import film_time_limits
+
+        time_limit_s, step_time_limits = film_time_limits(artifact, pipeline, step_time_limits)
     with transaction.atomic():
         job = Job.objects.create(
             input=artifact,
@@ -179,6 +197,18 @@ def _validate_steps(steps: Any, user: User, errors: dict[str, list[str]]) -> lis
                 "unknown key (allowed: op, params)"
             )
             continue
+        from restoration.film_jobs import get_film_op, is_film_operation, validate_film_step
+
+        if is_film_operation(spec.get("op")):
+            # A film operation (restoration.engine.film): its own validation and references.
+            film_op = get_film_op(spec["op"])
+            film_params = validate_film_step(film_op, spec.get("params"), where, errors)
+            if film_params is not None:
+                resolved = _resolve_film_references(
+                    film_op, film_params, user, f"{where}.params", errors
+                )
+                pipeline.append({"op": film_op.name, "params": film_params, "resolved": resolved})
+            continue
         try:
             op = get_operation(spec.get("op"))
         except ParamError as exc:
@@ -228,6 +258,30 @@ def _resolve_references(
                 resolved["artifacts"][spec.name] = pk
         elif spec.type == "hints":
             _check_hint_citations(value, user, field, errors)
+    return resolved
+
+
+def _resolve_film_references(
+    op: Any, params: dict[str, Any], user: User, where: str, errors: dict[str, list[str]]
+) -> dict[str, dict[str, int]]:
+    """Models and artifacts a film operation needs (``models_needed``/``artifacts_needed``),
+    resolved to ids now; hint citations checked like ``colorize_hints``'."""
+    resolved: dict[str, dict[str, int]] = {"models": {}, "artifacts": {}}
+    for key, value in op.models_needed(params).items():
+        weights, message = _resolve_weights(op.name, value)
+        if weights is None:
+            errors.setdefault(f"{where}.{key}", []).append(message)
+        else:
+            resolved["models"][key] = weights.pk
+    for key, value in op.artifacts_needed(params).items():
+        pk = _as_id(value)
+        if pk is None or not artifact_is_visible(pk, user):
+            errors.setdefault(f"{where}.{key}", []).append(f"artifact {value!r} does not exist")
+        else:
+            resolved["artifacts"][key] = pk
+    for spec in op.params:
+        if spec.type == "hints" and params.get(spec.name) is not None:
+            _check_hint_citations(params[spec.name], user, f"{where}.{spec.name}", errors)
     return resolved
 
 
@@ -292,17 +346,42 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
 # --- enqueue, cancel, resume -------------------------------------------------------------------
 
 
+def job_queue(pipeline: Any) -> str:
+    """The dramatiq queue a job's message goes to: ``ARCHIVE_GPU_QUEUE`` when it is set and the
+    pipeline has an AI operation (steps of kind ``ai``), so that only the GPU machines' workers
+    (``rundramatiq --queues <it>``) take it; ``JOBS_QUEUE`` otherwise."""
+    gpu_queue = getattr(settings, "ARCHIVE_GPU_QUEUE", "")
+    if gpu_queue:
+        from restoration.engine import EngineError, get_operation
+
+        for entry in pipeline or []:
+            try:
+                if get_operation(str(entry.get("op"))).kind == "ai":
+                    return str(gpu_queue)
+            except (EngineError, KeyError, AttributeError):
+                continue  # validated at creation; an op gone since fails in the runner
+    return str(settings.JOBS_QUEUE)
+
+
 def enqueue(job_id: int) -> bool:
-    """Send the job's message. A broker failure is logged, not raised: the row stays queued and
-    ``job_resume_stale`` sends it again, so the request that created it still succeeds."""
+    """Send the job's message (to ``job_queue``'s queue). A broker failure is logged, not
+    raised: the row stays queued and ``job_resume_stale`` sends it again, so the request that
+    created it still succeeds."""
     try:
-        limit_s = Job.objects.values_list("time_limit_s", flat=True).get(pk=job_id)
+        limit_s, pipeline = Job.objects.values_list("time_limit_s", "pipeline").get(pk=job_id)
         # Imported here, not at the top: the actor module imports the runner, which imports
         # this one. A plain django.setup() process (a script, the tests' harness) has not
         # declared the actors on its broker, so looking the actor up by name is not enough.
         from restoration.actors import job_run
 
-        job_run.send_with_options(args=(job_id,), time_limit=limit_s * 1000)
+        queue = job_queue(pipeline)
+        if queue == job_run.queue_name:
+            job_run.send_with_options(args=(job_id,), time_limit=limit_s * 1000)
+        else:  # the same actor, on the GPU queue (retries stay on it: dramatiq copies messages)
+            message = job_run.message_with_options(args=(job_id,), time_limit=limit_s * 1000)
+            if queue not in job_run.broker.get_declared_queues():
+                job_run.broker.declare_queue(queue)
+            job_run.broker.enqueue(message.copy(queue_name=queue))
     except Exception:  # broker down: the job is a row first, resume picks it up
         logger.exception("could not enqueue job %s; it stays queued until resumed", job_id)
         return False

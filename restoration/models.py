@@ -110,6 +110,7 @@ class Artifact(AppendOnlyModel):
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["created_at"], name="artifact_created")]
 
     def __str__(self) -> str:
         return f"artifact {self.pk} ({self.sha256[:12]})"
@@ -165,6 +166,12 @@ class Step(AppendOnlyModel):
     )
     job_index = models.PositiveSmallIntegerField(null=True, blank=True)
     record_hash = models.CharField(max_length=64, unique=True)
+    # The hashing rule the record was written under (restoration.hashing.RECORD_VERSIONS):
+    # 1 for steps written before evidence snapshots, 2 since.
+    record_version = models.PositiveSmallIntegerField(default=1)
+    # Version 2: the citations (with sources) and reference images as they were when the step
+    # used them, {"citations": [...], "references": [...]}; part of the hashed record.
+    evidence = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -172,6 +179,7 @@ class Step(AppendOnlyModel):
         constraints = [
             models.UniqueConstraint(fields=["job", "job_index"], name="one_step_per_job_position")
         ]
+        indexes = [models.Index(fields=["created_at"], name="step_created")]
 
     def __str__(self) -> str:
         return f"step {self.pk} {self.operation}"
@@ -283,6 +291,7 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at", "-id"], name="job_sort")]
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.status})"
@@ -325,6 +334,114 @@ class AuditRun(models.Model):
     ok = models.BooleanField()
     checked = models.PositiveIntegerField(default=0)
     problems = models.JSONField(default=list, blank=True)
+    # sha256 of the run's canonical record (restoration.ledger.audit_run_hash), appended to the
+    # transparency log; empty for runs recorded before the log existed.
+    record_hash = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
+
+
+# --- the transparency log (restoration.ledger; RFC 9162 hashing) ----------------------------
+
+
+class LogLeaf(AppendOnlyModel):
+    """One entry of the transparency log: a record hash (step, revision or audit run), in
+    order. ``index`` is the leaf's position, 0-based and gap-free; leaves never change."""
+
+    index = models.BigIntegerField(unique=True)
+    kind = models.CharField(max_length=20, help_text="step, revision or audit")
+    record_id = models.BigIntegerField()
+    record_hash = models.CharField(max_length=64)
+    leaf_hash = models.CharField(max_length=64, help_text="SHA-256(0x00 || leaf data), hex")
+    appended_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "record_id"], name="log_leaf_one_per_record")
+        ]
+
+    def __str__(self) -> str:
+        return f"leaf {self.index} ({self.kind} {self.record_id})"
+
+
+class LogNode(AppendOnlyModel):
+    """The hash of a complete subtree of 2**level leaves starting at leaf index * 2**level,
+    stored once it is complete (it never changes after), so proofs read O(log n) rows."""
+
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="log_node_unique")]
+
+
+class LogHead(models.Model):
+    """The log's one row: its size and the frontier (the roots of the complete subtrees of the
+    left edge, largest first). Appends lock it, which keeps the leaves gap-free and in order."""
+
+    size = models.BigIntegerField(default=0)
+    frontier = models.JSONField(default=list, blank=True)
+
+
+class Checkpoint(AppendOnlyModel):
+    """A signed statement of the log: ``tree_size`` leaves have root ``root`` (Ed25519 over
+    ``restoration.ledger.checkpoint_body``)."""
+
+    tree_size = models.BigIntegerField()
+    root = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+    origin = models.CharField(max_length=200)
+    key_id = models.CharField(max_length=64, help_text="sha256 of the raw public key, hex")
+    public_key = models.CharField(max_length=100, help_text="raw Ed25519 public key, base64")
+    signature = models.CharField(max_length=200, help_text="Ed25519 signature, base64")
+    reason = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["-tree_size", "-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size} {self.root[:12]}"
+
+
+class FilmChunk(models.Model):
+    """One chunk of a chunked film step (``restoration.film_jobs``): frames ``[emit_start,
+    emit_stop)`` of the step's input, read with the operation's window of context
+    (``[read_start, read_stop)``). Any worker claims a pending chunk, or one whose claimant
+    stopped heartbeating, with a conditional update; a killed worker costs only its chunk.
+    ``attempts`` counts claims. Bookkeeping, not lineage: the step records the joined result."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="film_chunks")
+    job_index = models.PositiveSmallIntegerField()
+    number = models.PositiveIntegerField()
+    read_start = models.PositiveIntegerField()
+    read_stop = models.PositiveIntegerField()
+    emit_start = models.PositiveIntegerField()
+    emit_stop = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    frames_done = models.PositiveIntegerField(default=0)
+    output_key = models.CharField(max_length=300, blank=True)
+    frames_out = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True, help_text="analysis, record, hashes")
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job_id", "job_index", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "job_index", "number"], name="one_film_chunk_per_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} step {self.job_index} chunk {self.number} ({self.status})"

@@ -60,6 +60,7 @@ from restoration.jobstate import (
     lease_left_s,
     now,
 )
+from restoration.ledger import checkpoint_make_quietly
 from restoration.models import Artifact, Job, ModelWeights, Step, StepOutput
 from restoration.services import (
     NewInput,
@@ -295,13 +296,25 @@ def _run_claimed(job: Job, tag: str, monitor: _Monitor) -> str:
     while start in done:
         start += 1
     current = _image_output(done[start - 1]) if start > 0 else job.input
-    image = _decode(current, "input") if start < len(pipeline) else None
+    # A film (video artifact) is never decoded here: film steps stream it in a worker.
+    image = (
+        _decode(current, "input")
+        if start < len(pipeline) and not current.media_type.startswith("video/")
+        else None
+    )
     for index in range(start, len(pipeline)):
         monitor.step, monitor.fraction = index, 0.0
         if monitor.should_stop():
             return _stopped(job.pk, tag, monitor)
         try:
-            current, image = _run_step(job, index, pipeline[index], current, image, monitor)
+            if _is_film_step(pipeline[index]):
+                current, image = _run_film_step(job, index, pipeline[index], current, tag, monitor)
+            elif pipeline[index].get("op") == "animate":  # issue 12: still in, video out
+                current, image = _run_animate_step(
+                    job, index, pipeline[index], current, image, monitor
+                )
+            else:
+                current, image = _run_step(job, index, pipeline[index], current, image, monitor)
         except Cancelled:
             return _stopped(job.pk, tag, monitor)
     # Every step is recorded: a cancel that arrives now is too late to save any work, so the
@@ -318,6 +331,8 @@ def _run_claimed(job: Job, tag: str, monitor: _Monitor) -> str:
     )
     if not ok:
         raise _Stop()
+    # Issue 11: a signed checkpoint after each job covers its steps (failure is not the job's).
+    checkpoint_make_quietly(reason=f"job {job.pk}")
     return "succeeded"
 
 
@@ -395,6 +410,78 @@ def _run_step(
         return _record(job, index, op, params, inputs, run, weights_by_param, started, ended)
     finally:
         run.abandon()  # a no-op once the summary was collected
+
+
+def _is_film_step(spec: Mapping[str, Any]) -> bool:
+    from restoration.film_jobs import is_film_operation
+
+    return is_film_operation(spec.get("op"))
+
+
+def _run_film_step(
+    job: Job, index: int, spec: Mapping[str, Any], source: Artifact, tag: str, monitor: _Monitor
+) -> tuple[Artifact, None]:
+    """A film step (``restoration.film_jobs``): chunked across workers, frames never here."""
+    from restoration import film_jobs
+
+    try:
+        artifact = film_jobs.run_film_step(
+            job=job,
+            index=index,
+            spec=spec,
+            source=source,
+            worker_tag=tag,
+            report=monitor.report,
+            should_stop=monitor.should_stop,
+            time_limit_s=_step_limit_s(job, index),
+        )
+    except film_jobs.FilmStepCancelled as exc:
+        if monitor.lost:
+            raise _Stop() from exc
+        raise Cancelled(str(exc)) from exc
+    except film_jobs.FilmStepFailed as exc:
+        raise JobFailure(str(exc)) from exc
+    except imagefile.ImageRejected as exc:
+        raise JobFailure(f"step {index + 1} ({spec.get('op')}): {exc}") from exc
+    if monitor.lost:
+        raise _Stop()
+    return artifact, None
+
+
+def _run_animate_step(
+    job: Job,
+    index: int,
+    spec: Mapping[str, Any],
+    source: Artifact,
+    image: np.ndarray | None,
+    monitor: _Monitor,
+) -> tuple[Artifact, None]:
+    """`animate` (``restoration.animate_jobs``): a synthetic step whose output is a video."""
+    from restoration import animate_jobs
+
+    assert image is not None
+    try:
+        step = animate_jobs.run_animate_step(
+            job=job,
+            index=index,
+            spec=spec,
+            source=source,
+            image=image,
+            report=monitor.report,
+            should_stop=monitor.should_stop,
+            time_limit_s=_step_limit_s(job, index),
+        )
+    except animate_jobs.AnimateStepCancelled as exc:
+        if monitor.lost:
+            raise _Stop() from exc
+        raise Cancelled(str(exc)) from exc
+    except animate_jobs.AnimateStepFailed as exc:
+        raise JobFailure(str(exc)) from exc
+    except imagefile.ImageRejected as exc:
+        raise JobFailure(f"step {index + 1} (animate): {exc}") from exc
+    if monitor.lost:
+        raise _Stop()
+    return _image_output(step), None
 
 
 def _record(

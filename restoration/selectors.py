@@ -1,8 +1,10 @@
 """Reads of the lineage: the ancestor and descendant DAG of an artifact.
 
-Both directions are one recursive CTE (SQLite and PostgreSQL alike) used as a subquery by a
-fixed set of ORM queries, so the number of queries does not grow with the size of the DAG:
-artifacts, steps, step inputs, step outputs, step citations, step references (six in all).
+Both directions are one recursive CTE (SQLite and PostgreSQL alike), run once per graph inside
+the artifacts' query; the artifact and step ids it yields then drive the other queries by id,
+so the number of queries does not grow with the size of the DAG: artifacts, steps, step
+inputs, step outputs, step citations, step references (six in all). Link rows are read as
+tuples, not model instances.
 ``UNION`` (not ``UNION ALL``) in the CTE visits each artifact once, so diamonds (one master used
 as image and as reference, a mask derived from the same parent) stay linear.
 
@@ -17,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from restoration.hashing import InputRef, OutputRef, StepRecord, step_record_of
@@ -59,6 +61,9 @@ class StepParts:
     outputs: list[OutputLink] = field(default_factory=list)
     citations: list[Any] = field(default_factory=list)  # archive.Citation, with .source
     references: list[Any] = field(default_factory=list)  # archive.ReferenceImage, with .artifact
+    # An imported step's hashed record names its evidence by the exporting archive's ids:
+    # {"citations": {local_id: recorded_id}, "references": {...}} (restoration.evidence).
+    recorded_ids: dict[str, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ def step_summary(step: Step, parts: StepParts) -> dict[str, Any]:
         "outputs": [{"artifact": o.artifact_id, "role": o.role} for o in parts.outputs],
         "citations": [c.pk for c in parts.citations],
         "references": [r.pk for r in parts.references],
+        "record_version": step.record_version,
     }
 
 
@@ -208,32 +214,47 @@ def _descendant_ids_sql(artifact_id: int) -> tuple[str, list[Any]]:
     return sql, [artifact_id]
 
 
+#: Above this many ids a filter uses the recursive subquery instead of a literal list (SQLite
+#: allows 32,766 parameters per statement).
+MAX_LITERAL_IDS = 20_000
+
+
+def _ids_q(field_name: str, ids: Iterable[int], sql: str, params: list[Any]) -> Q:
+    ids = list(ids)
+    if len(ids) > MAX_LITERAL_IDS:
+        return Q(**{f"{field_name}__in": RawSQL(sql, params)})
+    return Q(**{f"{field_name}__in": ids})
+
+
 def lineage_ancestors(*, artifact_id: int) -> LineageGraph:
     """Everything the artifact was made from, back to the masters (6 queries).
 
-    Raises ``Artifact.DoesNotExist`` for an unknown id."""
+    The recursive query runs once, inside the artifacts' query; steps and the four kinds of
+    step links are then read by id. Raises ``Artifact.DoesNotExist`` for an unknown id."""
     sql, params = _ancestor_ids_sql(artifact_id)
-    member = RawSQL(sql, params)
+    artifacts = _artifacts(artifact_id, Q(id__in=RawSQL(sql, params)))
     # Masters have no generated_by (they are origins); their ingest steps come in through
     # StepOutput so that who ingested what, and when, is part of the lineage too.
-    step_filter = Q(
-        id__in=Artifact.objects.filter(id__in=member, generated_by__isnull=False).values(
-            "generated_by_id"
-        )
-    ) | Q(
-        id__in=StepOutput.objects.filter(
-            artifact_id__in=RawSQL(sql, params), step__kind="ingest"
-        ).values("step_id")
-    )
-    return _graph(artifact_id, "ancestors", Q(id__in=member), step_filter)
+    made_by = [a.generated_by_id for a in artifacts.values() if a.generated_by_id is not None]
+    masters = [pk for pk, a in artifacts.items() if a.generated_by_id is None]
+    ingests = StepOutput.objects.filter(
+        _ids_q("artifact_id", masters, sql, params), step__kind="ingest"
+    ).values("step_id")
+    step_filter = _ids_q("id", made_by, sql, params) | Q(id__in=ingests)
+    if len(made_by) > MAX_LITERAL_IDS:
+        step_filter = Q(
+            id__in=Artifact.objects.filter(id__in=RawSQL(sql, params)).values("generated_by_id")
+        ) | Q(id__in=ingests)
+    return _graph(artifact_id, "ancestors", artifacts, step_filter)
 
 
 def lineage_descendants(*, artifact_id: int) -> LineageGraph:
-    """Everything made from the artifact, directly or not (6 queries)."""
+    """Everything made from the artifact, directly or not (6 queries; the recursive query
+    runs once)."""
     sql, params = _descendant_ids_sql(artifact_id)
-    member = RawSQL(sql, params)
-    step_filter = Q(id__in=StepInput.objects.filter(artifact_id__in=member).values("step_id"))
-    return _graph(artifact_id, "descendants", Q(id__in=member), step_filter)
+    artifacts = _artifacts(artifact_id, Q(id__in=RawSQL(sql, params)))
+    used = StepInput.objects.filter(_ids_q("artifact_id", artifacts, sql, params))
+    return _graph(artifact_id, "descendants", artifacts, Q(id__in=used.values("step_id")))
 
 
 def lineage_graph(*, artifact_id: int, direction: Direction = "ancestors") -> LineageGraph:
@@ -244,17 +265,27 @@ def lineage_graph(*, artifact_id: int, direction: Direction = "ancestors") -> Li
     raise ValueError(f"direction must be 'ancestors' or 'descendants', not {direction!r}")
 
 
-def _graph(
-    artifact_id: int, direction: Direction, artifact_filter: Q, step_filter: Q
-) -> LineageGraph:
+def _artifacts(artifact_id: int, artifact_filter: Q) -> dict[int, Artifact]:
     artifacts = {a.pk: a for a in Artifact.objects.filter(artifact_filter).order_by("id")}
     if artifact_id not in artifacts:
         raise Artifact.DoesNotExist(f"no artifact with id {artifact_id}")
+    return artifacts
+
+
+def _graph(
+    artifact_id: int, direction: Direction, artifacts: dict[int, Artifact], step_filter: Q
+) -> LineageGraph:
     steps = {
         s.pk: s for s in Step.objects.filter(step_filter).select_related("weights").order_by("id")
     }
-    step_ids = Q(step__in=Step.objects.filter(step_filter).values("id"))
-    parts, extra = load_step_parts(step_ids, step_ids_known=steps.keys())
+    parts: dict[int, StepParts] = {}
+    extra: list[Artifact] = []
+    for chunk in _chunks(list(steps)):
+        chunk_parts, chunk_extra = load_step_parts(
+            Q(step_id__in=chunk), step_ids_known=chunk, known_artifacts=artifacts
+        )
+        parts.update(chunk_parts)
+        extra += chunk_extra
     for artifact in extra:
         artifacts.setdefault(artifact.pk, artifact)
     artifacts = dict(sorted(artifacts.items()))
@@ -263,47 +294,61 @@ def _graph(
     )
 
 
-def load_step_parts(
-    step_filter: Q, *, step_ids_known: Iterable[int]
-) -> tuple[dict[int, StepParts], list[Artifact]]:
-    """Inputs, outputs, citations and references of a set of steps, in four queries.
+def _chunks(ids: list[int]) -> list[list[int]]:
+    if not ids:
+        return [[]]
+    return [ids[i : i + MAX_LITERAL_IDS] for i in range(0, len(ids), MAX_LITERAL_IDS)]
 
-    ``step_filter`` is a Q over the link tables' ``step`` field. Returns the parts by step id
-    and the artifacts met on the way (inputs and outputs), which the caller may merge."""
+
+def load_step_parts(
+    step_filter: Q,
+    *,
+    step_ids_known: Iterable[int],
+    known_artifacts: dict[int, Artifact] | None = None,
+) -> tuple[dict[int, StepParts], list[Artifact]]:
+    """Inputs, outputs, citations and references of a set of steps, in four queries (five
+    when artifacts outside ``known_artifacts`` are met).
+
+    ``step_filter`` is a Q over the link tables' ``step`` field. Link rows are read as tuples
+    (no model instance per row: issue 16) and grouped here. Returns the parts by step id and
+    the artifacts met on the way (inputs and outputs) that ``known_artifacts`` lacks, which
+    the caller may merge."""
     parts: dict[int, StepParts] = {step_id: StepParts() for step_id in step_ids_known}
-    seen: dict[int, Artifact] = {}
+    known = known_artifacts if known_artifacts is not None else {}
+    met: set[int] = set()
     inputs = (
         StepInput.objects.filter(step_filter)
-        .select_related("artifact")
-        .annotate(generating_step_hash=F("artifact__generated_by__record_hash"))
         .order_by("step_id", "role", "position")
+        .values_list(
+            "step_id",
+            "artifact_id",
+            "role",
+            "position",
+            "artifact__sha256",
+            "artifact__generated_by__record_hash",
+        )
     )
-    for row in inputs:
-        seen[row.artifact_id] = row.artifact
-        parts.setdefault(row.step_id, StepParts()).inputs.append(
+    for step_id, artifact_id, role, position, sha256, generating_hash in inputs:
+        met.add(artifact_id)
+        parts.setdefault(step_id, StepParts()).inputs.append(
             InputLink(
-                step_id=row.step_id,
-                artifact_id=row.artifact_id,
-                role=row.role,
-                position=row.position,
-                sha256=row.artifact.sha256,
-                generating_step_hash=row.generating_step_hash,
+                step_id=step_id,
+                artifact_id=artifact_id,
+                role=role,
+                position=position,
+                sha256=sha256,
+                generating_step_hash=generating_hash,
             )
         )
     outputs = (
         StepOutput.objects.filter(step_filter)
-        .select_related("artifact")
         .order_by("step_id", "role")
+        .values_list("step_id", "artifact_id", "role", "artifact__sha256")
     )
-    for row in outputs:
-        seen[row.artifact_id] = row.artifact
-        parts.setdefault(row.step_id, StepParts()).outputs.append(
-            OutputLink(
-                step_id=row.step_id,
-                artifact_id=row.artifact_id,
-                role=row.role,
-                sha256=row.artifact.sha256,
-            )
+    for step_id, artifact_id, role, sha256 in outputs:
+        met.add(artifact_id)
+        parts.setdefault(step_id, StepParts()).outputs.append(
+            OutputLink(step_id=step_id, artifact_id=artifact_id, role=role, sha256=sha256)
         )
     citations = (
         StepCitation.objects.filter(step_filter)
@@ -319,7 +364,15 @@ def load_step_parts(
     )
     for row in references:
         parts.setdefault(row.step_id, StepParts()).references.append(row.reference)
-    return parts, list(seen.values())
+    with_evidence = [sid for sid, p in parts.items() if p.citations or p.references]
+    if with_evidence:
+        from restoration.evidence import recorded_evidence_ids
+
+        for step_id, recorded in recorded_evidence_ids(with_evidence).items():
+            parts[step_id].recorded_ids = recorded
+    unknown = sorted(met - known.keys())
+    extra = list(Artifact.objects.filter(id__in=unknown).order_by("id")) if unknown else []
+    return parts, extra
 
 
 def stored_step_record(step: Step, parts: StepParts) -> StepRecord:
@@ -337,6 +390,10 @@ def stored_step_record(step: Step, parts: StepParts) -> StepRecord:
             for i in parts.inputs
         ],
         outputs=[OutputRef(role=o.role, sha256=o.sha256) for o in parts.outputs],
-        citation_ids=[c.pk for c in parts.citations],
-        reference_ids=[r.pk for r in parts.references],
+        citation_ids=[
+            parts.recorded_ids.get("citations", {}).get(c.pk, c.pk) for c in parts.citations
+        ],
+        reference_ids=[
+            parts.recorded_ids.get("references", {}).get(r.pk, r.pk) for r in parts.references
+        ],
     )

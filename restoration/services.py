@@ -20,7 +20,9 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from restoration import imagefile
-from restoration.hashing import InputRef, OutputRef, json_safe, step_record_of
+from restoration.evidence import snapshot_evidence
+from restoration.hashing import RECORD_VERSION, InputRef, OutputRef, json_safe, step_record_of
+from restoration.ledger import log_append
 from restoration.models import (
     Artifact,
     ModelWeights,
@@ -76,6 +78,10 @@ class NewOutput:
     # the Artifact row succeeded, so concurrent writers of the same bytes are serialised by
     # the unique sha256 and a loser never writes (or removes) the winner's file.
     source: IO[bytes] | None = field(default=None, repr=False)
+    # Moving images only (``output_from_video``, ``video_ingest``).
+    frame_count: int | None = None
+    fps: str = ""
+    duration: float | None = None
 
 
 @dataclass(frozen=True)
@@ -215,25 +221,29 @@ def step_record(
         job_id=job_id,
         job_index=job_index,
     )
-    record = step_record_of(
-        step,
-        inputs=[
-            InputRef(
-                role=i.role,
-                position=i.position,
-                sha256=i.artifact.sha256,
-                step_hash=_generating_step_hash(i.artifact),
-            )
-            for i in inputs
-        ],
-        outputs=[OutputRef(role=o.role, sha256=o.sha256) for o in outputs],
-        citation_ids=citation_ids,
-        reference_ids=reference_ids,
-    )
-    step.record_hash = record.record_hash()
+    input_refs = [
+        InputRef(
+            role=i.role,
+            position=i.position,
+            sha256=i.artifact.sha256,
+            step_hash=_generating_step_hash(i.artifact),
+        )
+        for i in inputs
+    ]
     links: list[StepOutput] = []
     with transaction.atomic():
         try:
+            # The evidence as it is now, read (and locked) in the transaction that writes the
+            # step: a catalogue edit lands before the snapshot or after the step, never between.
+            step.evidence = snapshot_evidence(citation_ids, reference_ids)
+            step.record_version = RECORD_VERSION
+            step.record_hash = step_record_of(
+                step,
+                inputs=input_refs,
+                outputs=[OutputRef(role=o.role, sha256=o.sha256) for o in outputs],
+                citation_ids=citation_ids,
+                reference_ids=reference_ids,
+            ).record_hash()
             step.save()
             for i in inputs:
                 StepInput(step=step, artifact=i.artifact, role=i.role, position=i.position).save()
@@ -245,6 +255,7 @@ def step_record(
                 StepCitation(step=step, citation_id=citation_id).save()
             for reference_id in sorted(set(reference_ids)):
                 StepReference(step=step, reference_id=reference_id).save()
+            log_append(kind="step", record_id=step.pk, record_hash=step.record_hash)
         except BaseException:
             _unstore_pending(outputs)
             raise
@@ -291,6 +302,9 @@ def _artifact_for_output(output: NewOutput, step: Step) -> Artifact:
         has_icc_profile=output.has_icc_profile,
         role=output.role,
         info=json_safe(output.info),
+        frame_count=output.frame_count,
+        fps=output.fps,
+        duration=output.duration,
         # A master is an origin, not a derivation: the ingest step is linked by StepOutput only.
         generated_by=None if step.kind == Step.Kind.INGEST else step,
     )
@@ -538,3 +552,493 @@ def artifact_ensure_preview(artifact: Artifact) -> str | None:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# --- moving images: films, film step outputs, animations ---------------------------------------
+#
+# A video artifact is one file like any other (content-addressed, ``role`` "image" in the steps
+# that use it, ``media_type`` video/...), plus what only a video has: ``frame_count``, ``fps``
+# (a rational "num/den"), ``duration``, and in ``info`` the probe's facts and the sha256 of its
+# per-frame hash manifest (stored content-addressed beside it, text in the shape of ffmpeg's
+# framemd5). Its poster frame is its preview (``preview_key``), so every page that shows a
+# thumbnail shows one; a small H.264 proxy (``proxy_key``) is what the pages play. Poster and
+# proxy are conveniences, remade on demand; the manifest is evidence.
+
+PROXIES_PREFIX = "proxies/"
+SIDECARS_PREFIX = "sidecars/"
+
+
+def proxy_key(sha256: str) -> str:
+    return f"{PROXIES_PREFIX}{sha256[:2]}/{sha256}.mp4"
+
+
+def sidecar_key(sha256: str) -> str:
+    """Evidence kept beside the artifacts (a video's frame manifest, a film step's full
+    analysis, its before/after strip): content-addressed, named by sha256 from the records
+    that rely on it, and outside ``objects/`` (which holds artifacts only)."""
+    return f"{SIDECARS_PREFIX}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def sidecar_store(data: bytes) -> str:
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    key = sidecar_key(sha)
+    if not default_storage.exists(key):
+        default_storage.save(key, ContentFile(data))
+    return sha
+
+
+def sidecar_read(sha256: str) -> bytes:
+    with default_storage.open(sidecar_key(sha256), "rb") as fh:
+        data: bytes = fh.read()
+    return data
+
+
+def is_video(artifact: Artifact) -> bool:
+    return str(artifact.media_type or "").startswith("video/")
+
+
+def video_limits() -> Any:
+    """The limits every video entering the archive is held to (settings, with defaults)."""
+    from restoration.engine.video import VideoLimits
+
+    return VideoLimits(
+        max_width=int(getattr(settings, "ARCHIVE_MAX_VIDEO_SIDE", 8192)),
+        max_height=int(getattr(settings, "ARCHIVE_MAX_VIDEO_SIDE", 8192)),
+        max_frame_pixels=int(getattr(settings, "ARCHIVE_MAX_VIDEO_FRAME_PIXELS", 40_000_000)),
+        max_frames=int(getattr(settings, "ARCHIVE_MAX_VIDEO_FRAMES", 1_000_000)),
+        max_duration_s=float(getattr(settings, "ARCHIVE_MAX_VIDEO_SECONDS", 6 * 3600)),
+        max_decode_s=float(getattr(settings, "ARCHIVE_MAX_VIDEO_DECODE_S", 3600)),
+    )
+
+
+def _tmp_dir() -> Path:
+    tmp_dir = Path(settings.ARCHIVE_DATA_DIR) / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    return tmp_dir
+
+
+def video_check_filename(filename: str) -> str:
+    from restoration.engine.video import VIDEO_EXTENSIONS
+
+    imagefile.check_filename(filename)
+    if Path(filename).suffix.lower() not in VIDEO_EXTENSIONS:
+        raise imagefile.ImageRejected(
+            f"file name {filename!r} does not end in a video extension "
+            f"({', '.join(sorted(VIDEO_EXTENSIONS))})",
+            code="not_video",
+        )
+    return filename
+
+
+@dataclass
+class ProbedVideo:
+    """A video file validated by ``video_probe``: facts, manifest, poster and proxy."""
+
+    facts: Any  # restoration.engine.video.VideoFacts
+    manifest: bytes
+    manifest_sha256: str
+    proxy_path: Path | None
+
+    def info(self) -> dict[str, Any]:
+        return {**self.facts.info(), "manifest_sha256": self.manifest_sha256}
+
+    def cleanup(self) -> None:
+        if self.proxy_path is not None:
+            with suppress(FileNotFoundError):
+                self.proxy_path.unlink()
+
+
+def video_probe(path: str | Path, *, proxy: bool = True) -> ProbedVideo:
+    """Validate a video file (decoding every frame under ``video_limits``) and describe it.
+    Raises ``ImageRejected`` with the reason (the API's one refusal type for files)."""
+    import hashlib
+
+    from restoration.engine.video import VideoRejected, probe
+
+    proxy_path = None
+    if proxy:
+        fd, name = tempfile.mkstemp(dir=_tmp_dir(), prefix="proxy-", suffix=".mp4")
+        import os
+
+        os.close(fd)
+        proxy_path = Path(name)
+    try:
+        facts = probe(
+            path,
+            limits=video_limits(),
+            poster_side=settings.ARCHIVE_PREVIEW_SIZE,
+            proxy_path=proxy_path,
+        )
+    except VideoRejected as exc:
+        if proxy_path is not None:
+            with suppress(FileNotFoundError):
+                proxy_path.unlink()
+        raise imagefile.ImageRejected(str(exc), code=exc.code) from None
+    except BaseException:
+        if proxy_path is not None:
+            with suppress(FileNotFoundError):
+                proxy_path.unlink()
+        raise
+    manifest = facts.manifest_text().encode()
+    return ProbedVideo(
+        facts=facts,
+        manifest=manifest,
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+        proxy_path=proxy_path,
+    )
+
+
+def _video_output(
+    probed: ProbedVideo, *, role: str, sha256: str, size: int, source: IO[bytes] | None
+) -> NewOutput:
+    facts = probed.facts
+    return NewOutput(
+        role=role,
+        sha256=sha256,
+        size=size,
+        media_type=facts.media_type,
+        width=facts.width,
+        height=facts.height,
+        mode="RGB",
+        bit_depth=facts.bit_depth,
+        info=probed.info(),
+        source=source,
+        frame_count=facts.frame_count,
+        fps=facts.fps_text,
+        duration=facts.duration,
+    )
+
+
+def _video_extras_store(sha256: str, probed: ProbedVideo) -> None:
+    """The manifest (evidence: content-addressed like any object), poster and proxy."""
+    sidecar_store(probed.manifest)
+    with suppress(OSError):
+        if probed.facts.poster:
+            preview_store(sha256, probed.facts.poster)
+        if probed.proxy_path is not None and not default_storage.exists(proxy_key(sha256)):
+            with open(probed.proxy_path, "rb") as fh:
+                default_storage.save(proxy_key(sha256), ContentFile(fh.read()))
+
+
+def output_from_video(path: str | Path, *, role: str = "image") -> NewOutput:
+    """A video a step produced (a local file, e.g. an engine worker's FFV1 output): validated
+    like an upload, hashed, stored content-addressed with its manifest, poster and proxy.
+    The counterpart of ``output_from_array`` for ``step_record``; ``discard_outputs`` undoes
+    it. Raises ``ImageRejected`` if the file is not a sound video."""
+    probed = video_probe(path)
+    try:
+        with open(path, "rb") as fh:
+            sha, size = sha256_of_stream(fh)
+            stored = store_object(sha, fh)
+        _video_extras_store(sha, probed)
+    finally:
+        probed.cleanup()
+    output = _video_output(probed, role=role, sha256=sha, size=size, source=None)
+    output.created_file = stored.created
+    return output
+
+
+def video_ingest(
+    *,
+    stream: IO[bytes],
+    filename: str,
+    user: AbstractBaseUser | None,
+    parameters: Mapping[str, Any] | None = None,
+    derive: Callable[[Any], Derivation] | None = None,
+    catalogue: Callable[[Artifact, Step, Any], Any] | None = None,
+) -> IngestResult:
+    """``artifact_ingest`` for a video file: the same contract (origin or derivation, duplicate
+    detection, all or nothing, the caller's ``catalogue`` rows in the same transaction), with
+    the video's validation (``video_probe``). ``derive`` and ``catalogue`` receive the
+    ``ProbedVideo`` where ``artifact_ingest`` passes image facts. The ingest step's parameters
+    hold what was probed, including the manifest's sha256, so the record hash covers it."""
+    started = now()
+    video_check_filename(filename)
+    # Film masters are large: their own limit (the HTTP body limit still applies to uploads).
+    max_bytes = int(getattr(settings, "ARCHIVE_MAX_VIDEO_BYTES", settings.ARCHIVE_MAX_UPLOAD_BYTES))
+    with spooled_upload(stream, max_bytes=max_bytes) as (tmp, sha, size):
+        if derive is None and (existing := _existing_artifact(sha)) is not None:
+            return _duplicate(existing)
+        probed = video_probe(tmp.name)
+        try:
+            facts = probed.facts
+            if derive is not None:
+                how = derive(probed)
+            else:
+                how = Derivation(
+                    kind=Step.Kind.INGEST,
+                    operation="ingest",
+                    operation_version=INGEST_VERSION,
+                    parameters={
+                        "original_filename": filename,
+                        **probed.info(),
+                        **(parameters or {}),
+                    },
+                    inputs=(),
+                )
+            output = _video_output(probed, role="image", sha256=sha, size=size, source=tmp)
+            try:
+                with transaction.atomic():
+                    step = step_record(
+                        kind=how.kind,
+                        operation=how.operation,
+                        operation_version=how.operation_version,
+                        parameters=how.parameters,
+                        inputs=how.inputs,
+                        outputs=[output],
+                        started_at=started,
+                        ended_at=now(),
+                        user=user,
+                        on_behalf_of=how.on_behalf_of,
+                        rationale=how.rationale,
+                        citation_ids=how.citation_ids,
+                        reference_ids=how.reference_ids,
+                        change_summary=how.change_summary,
+                    )
+                    artifact = step.produced.all()[0].artifact
+                    try:
+                        catalogued = catalogue(artifact, step, probed) if catalogue else None
+                        _video_extras_store(sha, probed)
+                    except BaseException:
+                        _unstore_pending([output])
+                        raise
+            except ArtifactExists as exc:
+                return _duplicate(Artifact.objects.get(pk=exc.artifact.pk))
+        finally:
+            probed.cleanup()
+    return IngestResult(
+        artifact=artifact,
+        step=step,
+        duplicate=False,
+        catalogued=catalogued,
+        notes=tuple(facts.notes),
+    )
+
+
+def video_manifest(artifact: Artifact) -> list[str]:
+    """The per-frame hashes recorded for a video artifact ([] if it has none)."""
+    from restoration.engine.video import parse_manifest
+
+    sha = (artifact.info or {}).get("manifest_sha256")
+    if not sha:
+        return []
+    return parse_manifest(sidecar_read(sha).decode())
+
+
+@contextmanager
+def artifact_local_path(artifact: Artifact) -> Iterator[Path]:
+    """A local path to an artifact's bytes (the file itself on local storage, else a temporary
+    copy removed afterwards), for code that must seek in it (video decoding)."""
+    key = object_key(artifact.sha256)
+    try:
+        yield Path(default_storage.path(key))
+        return
+    except NotImplementedError:
+        pass
+    with tempfile.NamedTemporaryFile(dir=_tmp_dir(), prefix="object-") as tmp:
+        with default_storage.open(key, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+                tmp.write(chunk)
+        tmp.flush()
+        yield Path(tmp.name)
+
+
+# Image sequences (a folder or a zip of numbered PNG/TIFF frames with a declared rate) enter
+# the archive as a lossless FFV1/Matroska master made from the frames; the ingest step records
+# the source's names and the sha256 of every frame file (as one hash over the list).
+
+SEQUENCE_EXTENSIONS = (".png", ".tif", ".tiff")
+
+
+def _natural_key(name: str) -> tuple[Any, ...]:
+    import re
+
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def sequence_members(names: Sequence[str]) -> list[str]:
+    """The frame files among ``names``, in frame order (numbers compared as numbers)."""
+    frames = [
+        n
+        for n in names
+        if n.lower().endswith(SEQUENCE_EXTENSIONS)
+        and not Path(n).name.startswith(".")
+        and "__MACOSX" not in n
+    ]
+    return sorted(frames, key=_natural_key)
+
+
+def sequence_to_video(
+    frames: Sequence[tuple[str, Callable[[], IO[bytes]]]], *, fps: Any, out_path: Path
+) -> dict[str, Any]:
+    """Encode numbered frames (name, opener) as FFV1/Matroska at ``fps``; returns what the
+    ingest step records about the source. Raises ``ImageRejected`` naming the bad frame."""
+    import hashlib
+
+    import numpy as np
+
+    from restoration.engine.video import VideoWriter, parse_fps
+
+    try:
+        rate = parse_fps(fps)
+    except ValueError as exc:
+        raise imagefile.ImageRejected(str(exc), code="invalid_field") from None
+    limits = video_limits()
+    if not frames:
+        raise imagefile.ImageRejected("the sequence has no PNG or TIFF frames", code="no_frames")
+    if len(frames) > limits.max_frames:
+        raise imagefile.ImageRejected(
+            f"the sequence has {len(frames):,} frames; at most {limits.max_frames:,}",
+            code="too_large",
+        )
+    listing = hashlib.sha256()
+    writer: Any = None
+    notes: list[str] = []
+    try:
+        for index, (name, opener) in enumerate(frames):
+            with opener() as fh:
+                data = fh.read()
+            listing.update(f"{name}\t{hashlib.sha256(data).hexdigest()}\n".encode())
+            try:
+                array = imagefile.decode_rgb_or_grey(
+                    data, max_pixels=min(settings.ARCHIVE_MAX_PIXELS, limits.max_frame_pixels)
+                )
+            except imagefile.ImageRejected as exc:
+                raise imagefile.ImageRejected(f"frame {name}: {exc}", code=exc.code) from None
+            except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad frame
+                raise imagefile.ImageRejected(
+                    f"frame {name} cannot be decoded: {exc}", code="invalid_image"
+                ) from None
+            if array.dtype == np.uint16:
+                array = (array >> 8).astype(np.uint8)
+                if "16-bit frames stored as 8-bit" not in notes:
+                    notes.append("16-bit frames stored as 8-bit")
+            if array.ndim == 2:
+                array = np.repeat(array[:, :, None], 3, axis=2)
+            if writer is None:
+                height, width = array.shape[:2]
+                writer = VideoWriter(out_path, width=width, height=height, fps=rate)
+            elif array.shape[:2] != (writer.height, writer.width):
+                raise imagefile.ImageRejected(
+                    f"frame {name} is {array.shape[1]}x{array.shape[0]}, the first frame is "
+                    f"{writer.width}x{writer.height}: all frames must have one size",
+                    code="invalid_image",
+                )
+            writer.write(array)
+            del array, index
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    writer.close()
+    return {
+        "source": "image sequence",
+        "frames": len(frames),
+        "first_frame": frames[0][0],
+        "last_frame": frames[-1][0],
+        "fps": f"{rate.numerator}/{rate.denominator}",
+        "frame_files_sha256": listing.hexdigest(),
+        "sequence_notes": notes,
+    }
+
+
+def video_ingest_sequence(
+    *,
+    frames: Sequence[tuple[str, Callable[[], IO[bytes]]]],
+    fps: Any,
+    source_name: str,
+    user: AbstractBaseUser | None,
+    parameters: Mapping[str, Any] | None = None,
+    catalogue: Callable[[Artifact, Step, Any], Any] | None = None,
+) -> IngestResult:
+    """Ingest numbered frames as a master film (FFV1/Matroska made losslessly from them)."""
+    fd, name = tempfile.mkstemp(dir=_tmp_dir(), prefix="sequence-", suffix=".mkv")
+    import os
+
+    os.close(fd)
+    path = Path(name)
+    try:
+        described = sequence_to_video(frames, fps=fps, out_path=path)
+        stem = Path(source_name).stem or "sequence"
+        with open(path, "rb") as fh:
+            return video_ingest(
+                stream=fh,
+                filename=f"{stem[:200]}.mkv",
+                user=user,
+                parameters={
+                    **described,
+                    "original_filename": source_name,
+                    **(parameters or {}),
+                },
+                catalogue=catalogue,
+            )
+    finally:
+        with suppress(FileNotFoundError):
+            path.unlink()
+
+
+def zip_sequence_frames(
+    archive: Any, *, max_total_bytes: int | None = None
+) -> list[tuple[str, Callable[[], IO[bytes]]]]:
+    """The frames of an open ``zipfile.ZipFile``, refusing zip bombs: the declared sizes are
+    summed before anything is read, and each member is read with its declared size as a cap."""
+    limit = max_total_bytes or settings.ARCHIVE_MAX_UPLOAD_BYTES * 20
+    infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+    names = sequence_members(list(infos))
+    total = sum(infos[n].file_size for n in names)
+    if total > limit:
+        raise imagefile.ImageRejected(
+            f"the zip unpacks to {total / 2**20:,.0f} MiB of frames, over {limit / 2**20:,.0f} MiB",
+            code="too_large",
+        )
+    for n in names:
+        info = infos[n]
+        if info.compress_size and info.file_size / max(1, info.compress_size) > 1000:
+            raise imagefile.ImageRejected(
+                f"zip member {n} expands {info.file_size / max(1, info.compress_size):,.0f}"
+                " times: refused as a zip bomb",
+                code="too_large",
+            )
+
+    def opener(name: str) -> Callable[[], IO[bytes]]:
+        return lambda: archive.open(infos[name])
+
+    return [(Path(n).name, opener(n)) for n in names]
+
+
+def video_frames_verify(artifact: Artifact, *, max_named: int = 50) -> dict[str, Any]:
+    """Decode a video artifact's stored file and compare every frame with its recorded
+    manifest: where ``verify`` says the file changed, this names the frames that did.
+    ``{"ok", "frames", "expected_frames", "changed": [frame indices, at most max_named],
+    "changed_count"}``; a file that no longer decodes is reported as such."""
+    from restoration.engine.video import VideoRejected, frame_md5, read_frames
+
+    expected = video_manifest(artifact)
+    changed: list[int] = []
+    count = 0
+    problem = ""
+    try:
+        with artifact_local_path(artifact) as path:
+            fps = None
+            if artifact.fps:
+                from fractions import Fraction
+
+                num, _, den = artifact.fps.partition("/")
+                fps = Fraction(int(num), int(den or 1))
+            for index, frame in enumerate(read_frames(path, fps=fps)):
+                count += 1
+                if index >= len(expected) or frame_md5(frame) != expected[index]:
+                    changed.append(index)
+    except (VideoRejected, FileNotFoundError) as exc:
+        problem = str(exc)
+    changed_count = len(changed) + max(0, len(expected) - count)
+    return {
+        "ok": not problem and changed_count == 0 and count == len(expected),
+        "frames": count,
+        "expected_frames": len(expected),
+        "changed": changed[:max_named],
+        "changed_count": changed_count,
+        "problem": problem,
+    }

@@ -219,10 +219,18 @@ def sha256_of_stream(stream: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def open_stream(key: str) -> IO[bytes]:
+    """A stored object's bytes as a forward-only stream. S3 storage (``interop.storage``)
+    streams the object body straight from the server; ``default_storage.open`` would first
+    download the whole object to a temporary file (fine for decoding, which needs to seek)."""
+    opener = getattr(default_storage, "open_stream", None)
+    return opener(key) if opener is not None else default_storage.open(key, "rb")
+
+
 def sha256_of_object(sha256: str) -> str | None:
-    """Re-hash a stored object; None when it is missing."""
+    """Re-hash a stored object, streaming it; None when it is missing."""
     key = object_key(sha256)
     if not default_storage.exists(key):
         return None
-    with default_storage.open(key, "rb") as fh:
+    with open_stream(key) as fh:
         return sha256_of_stream(fh)[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,19 @@ os.environ.setdefault("ARCHIVE_ENGINE_TEST_OPS", "1")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
 MODELS = SHARED / "models"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """On SQLite, test in a real file (WAL, busy timeout) rather than Django's shared-cache
+    memory database: there, a page request and an in-process job worker touching the same table
+    fail at once with "table is locked" instead of waiting, which no deployment ever does."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        folder = Path(tempfile.mkdtemp(prefix="archive-testdb-"))
+        db.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
 
 
 @pytest.fixture(autouse=True)

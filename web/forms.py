@@ -1,10 +1,10 @@
-"""Forms of the pages. The pipeline form is a variable list of ``{op, params}`` rows, so it is
-parsed by hand into exactly the ``steps`` list the API takes; ``job_create`` validates it."""
+"""Forms of the pages. The workbench submits the API's ``steps`` as JSON (``pipeline_json``);
+without JavaScript its form is one ``{op, params}`` row with a JSON parameters box, parsed here
+into the same ``steps``; ``job_create`` validates either."""
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,45 +13,7 @@ from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from restoration.engine import list_operations
-from restoration.registry import engine_env
-
 MAX_ROWS = 20
-_ERROR_KEY = re.compile(r"^steps\[(\d+)\](?:\.(.*))?$")
-
-
-@dataclass
-class OperationChoice:
-    name: str
-    kind: str
-    description: str
-    available: bool
-    reason: str
-    defaults: dict[str, Any]
-
-
-def operation_choices() -> list[OperationChoice]:
-    """Every engine operation, with whether this installation can run it and why not."""
-    env = engine_env()
-    choices = []
-    for op in list_operations():
-        availability = op.availability(env)
-        defaults = {
-            p.name: p.default
-            for p in op.params
-            if p.default is not None and p.type not in ("hints", "rect")
-        }
-        choices.append(
-            OperationChoice(
-                name=op.name,
-                kind=op.kind,
-                description=op.description,
-                available=availability.ok,
-                reason=availability.reason or "",
-                defaults=defaults,
-            )
-        )
-    return choices
 
 
 @dataclass
@@ -72,17 +34,6 @@ class PipelineSubmission:
     @property
     def valid(self) -> bool:
         return not self.errors and not any(r.errors for r in self.rows)
-
-    def add_service_errors(self, message_dict: dict[str, list[str]]) -> None:
-        """Put ``job_create``'s field errors (``steps[1].params.strength``) next to their row."""
-        for key, messages in message_dict.items():
-            match = _ERROR_KEY.match(key)
-            if match and int(match.group(1)) < len(self.rows):
-                where = match.group(2) or ""
-                prefix = f"{where}: " if where else ""
-                self.rows[int(match.group(1))].errors += [prefix + m for m in messages]
-            else:
-                self.errors += [f"{key}: {m}" for m in messages]
 
 
 def parse_pipeline(data: QueryDict) -> PipelineSubmission:

@@ -20,18 +20,24 @@ from rest_framework.serializers import BaseSerializer
 from access import visibility
 from api import filters, serializers
 from api.base import ApiViewMixin
-from api.errors import PayloadTooLarge
+from api.errors import Conflict, PayloadTooLarge
+from api.links import attach_figure_parts, attach_photo_parts
+from archive import search as archive_search
 from archive import services
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 
 
 def _visible_citations(
-    user: Any, through: str = "citations", to_attr: str = "visible_citations"
+    user: Any,
+    through: str = "citations",
+    to_attr: str = "visible_citations",
+    target: type[Any] | None = None,
 ) -> Prefetch:
-    # One query for all the records of a page, whatever its size.
+    # One query for all the records of a page, whatever its size; with ``target`` (the model
+    # whose ``through`` relation this is) only that kind of record's visibility rule is planned.
     return Prefetch(
         through,
-        queryset=visibility.visible_citations(Citation.objects.order_by("id"), user),
+        queryset=visibility.visible_citations(Citation.objects.order_by("id"), user, target=target),
         to_attr=to_attr,
     )
 
@@ -44,7 +50,10 @@ class CatalogueViewSet(ApiViewMixin, viewsets.ModelViewSet):
     extra_error_codes = {"destroy": ("409",)}
 
     def perform_destroy(self, instance: Any) -> None:
-        services.catalogue_delete(record=instance)
+        try:
+            services.catalogue_delete(record=instance, user=self.request.user)
+        except services.HiddenDependents as exc:
+            raise Conflict(str(exc)) from exc
 
     def write_response(self, instance: Any, code: int) -> Response:
         # Read back through the view's queryset so the answer has its prefetches.
@@ -88,22 +97,29 @@ class FigureViewSet(CatalogueViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
-        return visibility.visible_figures(Figure.objects.all(), user).prefetch_related(
+        figures = visibility.visible_figures(Figure.objects.all(), user)
+        if getattr(self, "action", None) == "list":
+            return figures  # names and citations: api.links.attach_figure_parts, per page
+        return figures.prefetch_related(
             Prefetch("names", queryset=FigureName.objects.order_by("id")),
-            _visible_citations(user),
+            _visible_citations(user, target=Figure),
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return _lean_list(self, lambda rows: attach_figure_parts(rows, request.user))
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        return filters.figure_name_q(term) | Q(wikidata_id__iexact=term)
+        # Folded: every script and spelling of every name (archive.search), and the Wikidata id.
+        return archive_search.term_q("figure", term, user)
 
     def create_record(self, serializer: BaseSerializer) -> Any:
         data = dict(serializer.validated_data)
-        return services.figure_create(**data)
+        return services.figure_create(user=self.request.user, **data)
 
     def update_record(self, instance: Any, serializer: BaseSerializer) -> Any:
         data = dict(serializer.validated_data)
-        return services.figure_update(figure=instance, **data)
+        return services.figure_update(figure=instance, user=self.request.user, **data)
 
 
 class SourceViewSet(CatalogueViewSet):
@@ -118,21 +134,20 @@ class SourceViewSet(CatalogueViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
         return visibility.visible_sources(Source.objects.all(), user).prefetch_related(
-            _visible_citations(user, "citations_about", "visible_citations_about")
+            _visible_citations(user, "citations_about", "visible_citations_about", Source)
         )
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        q = Q()
-        for name in ("title", "author", "publisher", "identifier", "repository"):
-            q |= Q(**{f"{name}__icontains": term})
-        return q
+        return archive_search.term_q("source", term, user)
 
     def create_record(self, serializer: BaseSerializer) -> Any:
-        return services.source_create(**serializer.validated_data)
+        return services.source_create(user=self.request.user, **serializer.validated_data)
 
     def update_record(self, instance: Any, serializer: BaseSerializer) -> Any:
-        return services.source_update(source=instance, **serializer.validated_data)
+        return services.source_update(
+            source=instance, user=self.request.user, **serializer.validated_data
+        )
 
 
 @extend_schema_view(
@@ -156,22 +171,19 @@ class CitationViewSet(CatalogueViewSet):
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        sources = visibility.visible_sources(Source.objects.filter(title__icontains=term), user)
-        return (
-            Q(locator__icontains=term)
-            | Q(quote__icontains=term)
-            | Q(claim__icontains=term)
-            | Q(source__in=sources.values("pk"))
-        )
+        # Locator, quote, claim, or a visible source's title (archive.search).
+        return archive_search.term_q("citation", term, user)
 
     def create_record(self, serializer: BaseSerializer) -> Any:
         data = dict(serializer.validated_data)
-        return services.citation_create(**data)
+        return services.citation_create(user=self.request.user, **data)
 
     def update_record(self, instance: Any, serializer: BaseSerializer) -> Any:
         data = dict(serializer.validated_data)
         detach = "target" in data and data["target"] is None
-        return services.citation_update(citation=instance, detach=detach, **data)
+        return services.citation_update(
+            citation=instance, detach=detach, user=self.request.user, **data
+        )
 
 
 class ReferenceViewSet(CatalogueViewSet):
@@ -190,12 +202,12 @@ class ReferenceViewSet(CatalogueViewSet):
         return (
             visibility.visible_references(ReferenceImage.objects.all(), user)
             .select_related("artifact")
-            .prefetch_related(_visible_citations(user))
+            .prefetch_related(_visible_citations(user, target=ReferenceImage))
         )
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        return Q(title__icontains=term) | Q(description__icontains=term)
+        return archive_search.term_q("reference", term, user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         _check_content_length(request)
@@ -204,15 +216,20 @@ class ReferenceViewSet(CatalogueViewSet):
     def create_record(self, serializer: BaseSerializer) -> Any:
         data = dict(serializer.validated_data)
         image = data.pop("image", None)
-        return services.reference_create(
-            user=self.request.user,
-            stream=image,
-            filename=getattr(image, "name", ""),
-            **data,
-        )
+        try:
+            return services.reference_create(
+                user=self.request.user,
+                stream=image,
+                filename=getattr(image, "name", ""),
+                **data,
+            )
+        except services.HiddenDuplicate as exc:
+            raise Conflict(str(exc), code="duplicate") from exc
 
     def update_record(self, instance: Any, serializer: BaseSerializer) -> Any:
-        return services.reference_update(reference=instance, **serializer.validated_data)
+        return services.reference_update(
+            reference=instance, user=self.request.user, **serializer.validated_data
+        )
 
 
 class NoteViewSet(CatalogueViewSet):
@@ -229,18 +246,31 @@ class NoteViewSet(CatalogueViewSet):
         return (
             visibility.visible_notes(Note.objects.all(), user)
             .select_related("author")
-            .prefetch_related(_visible_citations(user))
+            .prefetch_related(_visible_citations(user, target=Note))
         )
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        return Q(title__icontains=term) | Q(body__icontains=term)
+        return archive_search.term_q("note", term, user)
 
     def create_record(self, serializer: BaseSerializer) -> Any:
         return services.note_create(author=self.request.user, **serializer.validated_data)
 
     def update_record(self, instance: Any, serializer: BaseSerializer) -> Any:
-        return services.note_update(note=instance, **serializer.validated_data)
+        return services.note_update(
+            note=instance, user=self.request.user, **serializer.validated_data
+        )
+
+
+def _lean_list(view: Any, attach: Any) -> Response:
+    """A list page whose link rows are read once and grouped in Python (api.links), not
+    prefetched per record (issue 16)."""
+    queryset = view.filter_queryset(view.get_queryset())
+    page = view.paginate_queryset(queryset)
+    rows = list(page if page is not None else queryset)
+    attach(rows)
+    data = view.get_serializer(rows, many=True).data
+    return view.get_paginated_response(data) if page is not None else Response(data)
 
 
 def _check_content_length(request: Request) -> None:
@@ -294,18 +324,20 @@ class PhotoViewSet(CatalogueViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         user = self.request.user
-        return (
-            visibility.visible_photos(Photo.objects.all(), user)
-            .select_related("master")
-            .prefetch_related(
-                Prefetch(
-                    "figures",
-                    queryset=visibility.visible_figures(Figure.objects.order_by("id"), user),
-                    to_attr="visible_figures",
-                ),
-                _visible_citations(user),
-            )
+        photos = visibility.visible_photos(Photo.objects.all(), user).select_related("master")
+        if getattr(self, "action", None) == "list":
+            return photos  # figures and citations: api.links.attach_photo_parts, per page
+        return photos.prefetch_related(
+            Prefetch(
+                "figures",
+                queryset=visibility.visible_figures(Figure.objects.order_by("id"), user),
+                to_attr="visible_figures",
+            ),
+            _visible_citations(user, target=Photo),
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return _lean_list(self, lambda rows: attach_photo_parts(rows, request.user))
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action in {"update", "partial_update"}:
@@ -314,21 +346,9 @@ class PhotoViewSet(CatalogueViewSet):
 
     @staticmethod
     def search_q(term: str, user: Any) -> Q:
-        # Only figures this user can see: a restricted figure's name must not find photos.
-        figures = visibility.visible_figures(
-            Figure.objects.filter(filters.figure_name_q(term)), user
-        )
-        return (
-            Q(title__icontains=term)
-            | Q(accession_number__icontains=term)
-            | Q(place__icontains=term)
-            | Q(photographer__icontains=term)
-            | Q(
-                pk__in=Photo.figures.through.objects.filter(figure__in=figures.values("pk")).values(
-                    "photo_id"
-                )
-            )
-        )
+        # Only figures this user can see: a restricted figure's name must not find photos
+        # (archive.search.photo_term_q); an EDTF term also matches overlapping dates.
+        return archive_search.term_q("photo", term, user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         _check_content_length(request)
@@ -389,7 +409,9 @@ class PhotoViewSet(CatalogueViewSet):
             instance, data=request.data, partial=partial, context=self.get_serializer_context()
         )
         serializer.is_valid(raise_exception=True)
-        photo = services.photo_update(photo=instance, **serializer.validated_data)
+        photo = services.photo_update(
+            photo=instance, user=request.user, **serializer.validated_data
+        )
         fresh = self.reread(photo)
         return Response(
             serializers.PhotoSerializer(fresh, context=self.get_serializer_context()).data

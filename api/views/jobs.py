@@ -18,6 +18,7 @@ from access.visibility import can_view_catalogue, visible_jobs
 from api import filters
 from api import serializers as api_serializers
 from api.base import ApiViewMixin
+from api.links import attach_job_parts
 from api.throttling import JobSubmitThrottle
 from restoration.models import Job, JobEvent, ModelWeights, Step
 
@@ -61,17 +62,25 @@ class JobViewSet(
     extra_error_codes = {"create": ("429",), "cancel": ("409",)}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
+        jobs = visible_jobs(Job.objects.all(), self.request.user).select_related("requester")
+        if getattr(self, "action", None) == "list":
+            return jobs  # steps, links and events: api.links.attach_job_parts, per page
         steps = Step.objects.order_by("job_index", "id").prefetch_related(
             "inputs", "produced", "citations", "references"
         )
-        return (
-            visible_jobs(Job.objects.all(), self.request.user)
-            .select_related("requester")
-            .prefetch_related(
-                Prefetch("steps", queryset=steps),
-                Prefetch("events", queryset=JobEvent.objects.order_by("at", "id")),
-            )
+        return jobs.prefetch_related(
+            Prefetch("steps", queryset=steps),
+            Prefetch("events", queryset=JobEvent.objects.order_by("at", "id")),
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A page of jobs: its steps, their link rows and its events read once each and
+        grouped in Python (api.links), not by a prefetch per job and per step."""
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        jobs = attach_job_parts(page if page is not None else queryset)
+        data = self.get_serializer(jobs, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     def get_throttles(self):  # type: ignore[no-untyped-def]
         if getattr(self, "action", None) == "create":
@@ -127,16 +136,23 @@ class OperationsView(ApiViewMixin, viewsets.ViewSet):
     )
     def list(self, request: Request) -> Response:
         from restoration.engine import list_operations
+        from restoration.film_jobs import film_operations_listing
         from restoration.registry import engine_env
 
         env = engine_env()
-        return Response([_operation(op, env) for op in list_operations()])
+        # Still operations, then the film operations (issue 13: `media: "film"`).
+        return Response(
+            [_operation(op, env) for op in list_operations()] + film_operations_listing()
+        )
 
     @extend_schema(summary="One operation", responses=api_serializers.OperationSerializer)
     def retrieve(self, request: Request, name: str | None = None) -> Response:
         from restoration.engine import ParamError, get_operation
+        from restoration.film_jobs import film_operation_entry, is_film_operation
         from restoration.registry import engine_env
 
+        if is_film_operation(name) and not str(name).startswith("test_"):
+            return Response(film_operation_entry(str(name)))
         try:
             op = get_operation(name or "")
         except ParamError:

@@ -27,10 +27,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from access.actions import RECORD_MANUAL_STEP, RUN_VERIFY
-from access.visibility import visible_artifact, visible_artifacts, visible_lineage, visible_steps
+from access.visibility import (
+    evidence_for,
+    visible_artifact,
+    visible_artifacts,
+    visible_lineage,
+    visible_steps,
+)
 from api import filters
 from api import serializers as api_serializers
 from api.base import AnyMediaRenderer, ApiViewMixin
+from api.links import attach_step_links
 from api.views.catalogue import _check_content_length
 from restoration.models import Artifact, Step
 from restoration.selectors import LineageGraph
@@ -40,7 +47,7 @@ PROV_MEDIA = {
     "provn": "text/provenance-notation; charset=utf-8",
     "jsonld": "application/ld+json",
 }
-EXPORT_MEDIA = {"jpeg": "image/jpeg", "png": "image/png"}
+EXPORT_MEDIA = {"jpeg": "image/jpeg", "png": "image/png", "mp4": "video/mp4"}  # mp4: videos
 logger = logging.getLogger(__name__)
 
 
@@ -159,7 +166,11 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
 
         fmt = _choice(request, PROV_MEDIA, "json")
         graph = self._visible_lineage()
-        body = lineage_prov(graph=graph, fmt=fmt)  # type: ignore[arg-type]
+        body = lineage_prov(
+            graph=graph,
+            fmt=fmt,  # type: ignore[arg-type]
+            evidence_view=lambda ev: evidence_for(ev, request.user),  # hidden: withheld
+        )
         response = HttpResponse(body, content_type=PROV_MEDIA[fmt])
         response["Content-Disposition"] = f'inline; filename="artifact-{graph.root_id}.prov.{fmt}"'
         return response
@@ -196,15 +207,25 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="The image with signed Content Credentials (C2PA)",
         description="The artifact re-encoded as JPEG or PNG with an embedded, signed C2PA "
-        "manifest describing its whole lineage.",
+        "manifest describing its whole lineage; a video (an animation, a film) as H.264 MP4 "
+        "(`format=mp4`, its default), whose manifest gives generated media the IPTC digital "
+        "source type of generated media.",
         parameters=[_format_param(EXPORT_MEDIA, "jpeg")],
         responses=_binary("the image with its C2PA manifest", list(EXPORT_MEDIA.values())),
     )
     @action(detail=True, methods=["get"])
     def export(self, request: Request, pk: str | None = None) -> HttpResponse:
-        fmt = _choice(request, EXPORT_MEDIA, "jpeg")
         graph = self._visible_lineage()
-        data = c2pa_export(graph=graph, fmt=fmt)
+        # issue 12: a video (an animation, a film) is exported as a signed MP4 only
+        video = str(graph.root.media_type).startswith("video/")
+        fmt = _choice(request, EXPORT_MEDIA, "mp4" if video else "jpeg")
+        if video != (fmt == "mp4"):
+            raise exceptions.ValidationError(
+                {"format": ["mp4 for a video, jpeg or png for a still image"]}
+            )
+        data = c2pa_export(
+            graph=graph, fmt=fmt, evidence_view=lambda ev: evidence_for(ev, request.user)
+        )
         response = HttpResponse(data, content_type=EXPORT_MEDIA[fmt])
         response["Content-Disposition"] = (
             f'attachment; filename="artifact-{graph.root_id}.c2pa.{fmt}"'
@@ -226,7 +247,7 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
         return graph
 
 
-def c2pa_export(*, graph: LineageGraph, fmt: str) -> bytes:
+def c2pa_export(*, graph: LineageGraph, fmt: str, evidence_view: Any = None) -> bytes:
     """The signed export of ``restoration.exports.c2pa``; a missing signing setup or a C2PA
     library refusal is a 422 with the reason, not a 500."""
     import c2pa
@@ -235,7 +256,15 @@ def c2pa_export(*, graph: LineageGraph, fmt: str) -> bytes:
     from restoration.exports.c2pa import C2paNotConfigured, artifact_export_c2pa
 
     try:
-        return artifact_export_c2pa(graph=graph, fmt=fmt)  # type: ignore[arg-type]
+        if fmt == "mp4":  # issue 12
+            from restoration.exports.c2pa_video import artifact_export_c2pa_video
+
+            return artifact_export_c2pa_video(graph=graph, evidence_view=evidence_view)
+        return artifact_export_c2pa(
+            graph=graph,
+            fmt=fmt,  # type: ignore[arg-type]
+            evidence_view=evidence_view,
+        )
     except C2paNotConfigured as exc:
         raise Unprocessable(str(exc), code="c2pa_not_configured") from exc
     except c2pa.C2paError as exc:
@@ -278,9 +307,18 @@ class StepViewSet(
     extra_error_codes = {"manual": ("413",)}
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return visible_steps(Step.objects.all(), self.request.user).prefetch_related(
-            "inputs", "produced", "citations", "references"
-        )
+        steps = visible_steps(Step.objects.all(), self.request.user)
+        if getattr(self, "action", None) == "list":
+            return steps  # link rows: api.links.attach_step_links, once per page
+        return steps.prefetch_related("inputs", "produced", "citations", "references")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        steps = list(page if page is not None else queryset)
+        attach_step_links(steps)
+        data = self.get_serializer(steps, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     def get_parsers(self):  # type: ignore[no-untyped-def]
         if getattr(self, "action", None) == "manual" or self.request is None:
@@ -301,7 +339,12 @@ class StepViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         image = data["image"]
-        step = step_record_manual(
+        from restoration.manual_animation import is_animation_upload, step_record_manual_animation
+
+        # issue 12: an animation made in another tool is recorded as synthetic, not a retouch
+        animated = is_animation_upload(image, image.name or "")
+        record = step_record_manual_animation if animated else step_record_manual
+        step = record(
             input_artifact_id=data["input"].pk,
             image=image,
             filename=image.name,

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.metrics import structural_similarity
 from skimage.transform import resize
 
 SUMMARY_VERSION = 1
@@ -77,11 +77,34 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     win = min(7, side if side % 2 == 1 else side - 1)
     if win < 3:
         return None
-    return float(
-        structural_similarity(
-            a, b, data_range=1.0, channel_axis=2, win_size=win, gaussian_weights=False
-        )
-    )
+    return _box_ssim(a, b, win)
+
+
+def _box_ssim(a: np.ndarray, b: np.ndarray, win: int) -> float:
+    """Mean SSIM over channels with a ``win``x``win`` uniform window: scikit-image's
+    ``structural_similarity(data_range=1, gaussian_weights=False)`` formula (sample covariance,
+    reflected borders, the border of width (win-1)/2 left out of the mean), with OpenCV box
+    filters instead of scipy's (2-3x faster, issue 16). Both work in float32; they differ by
+    float32 rounding (< 1e-7 before the summary rounds to 6 decimals), see
+    tests/engine/test_change_ssim.py."""
+    c1, c2 = 0.01**2, 0.03**2
+    cov_norm = win * win / (win * win - 1)
+    pad = (win - 1) // 2
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, -1, (win, win), normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    values = []
+    for c in range(a.shape[2]):
+        x = np.ascontiguousarray(a[:, :, c], dtype=np.float32)
+        y = np.ascontiguousarray(b[:, :, c], dtype=np.float32)
+        ux, uy = box(x), box(y)
+        vx = cov_norm * (box(x * x) - ux * ux)
+        vy = cov_norm * (box(y * y) - uy * uy)
+        vxy = cov_norm * (box(x * y) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        values.append(s[pad : s.shape[0] - pad, pad : s.shape[1] - pad].mean(dtype=np.float64))
+    return float(np.mean(values))
 
 
 def _padded(image: np.ndarray, k: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 
 from .types import EngineError, ModelRef, UnavailableError
 
-FACE_ARCHS = frozenset({"GFPGAN", "CodeFormer", "RestoreFormer"})
+FACE_ARCHS = frozenset({"GFPGAN", "CodeFormer", "RestoreFormer", "GPEN"})
 COLORIZE_ARCHS = frozenset({"DDColor"})
 # Architectures whose published weights/code are under non-commercial terms. Everything from
 # spandrel_extra_arches is treated the same way (that package exists to hold restrictive
@@ -30,6 +31,7 @@ NON_COMMERCIAL_ARCHS = frozenset(
         "M3SNet",
         "SRFormer",
         "DDColor",
+        "GPEN",  # issue 12: GPEN's code and weights are for research / non-commercial use
     }
 )
 WEIGHT_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
@@ -104,6 +106,12 @@ def license_of(arch_id: str) -> str:
 
 
 def _load_descriptor(path: Path) -> Any:
+    # GPEN is not in spandrel: our own network (gpen.py) recognises its state dicts first.
+    from .gpen import load_gpen
+
+    gpen = load_gpen(path)
+    if gpen is not None:
+        return gpen
     spandrel = spandrel_module()
     try:
         descriptor = spandrel.ModelLoader().load_from_file(str(path))
@@ -111,6 +119,9 @@ def _load_descriptor(path: Path) -> Any:
         raise EngineError(f"{path.name}: spandrel does not recognise this architecture") from exc
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise EngineError(f"{path.name}: cannot load weights: {exc}") from exc
+    except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as exc:
+        # a file that is not a state dict at all (junk, truncated, another format's bytes)
+        raise EngineError(f"{path.name}: not a weights file ({type(exc).__name__}: {exc})") from exc
     return descriptor
 
 
@@ -119,6 +130,12 @@ def inspect_weights(path: Path | str) -> WeightsInfo:
     path = Path(path)
     if not path.is_file():
         raise EngineError(f"{path}: no such file")
+    # Architectures spandrel does not know, recognised by their own key layout (film).
+    from .film.rife import inspect_rife
+
+    rife = inspect_rife(path)
+    if rife is not None:
+        return WeightsInfo(**rife, spandrel_purpose="", tiling="internal")
     descriptor = _load_descriptor(path)
     arch_id = str(descriptor.architecture.id)
     scale = int(descriptor.scale)

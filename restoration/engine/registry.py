@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
+from .animate.op import Animate
 from .descratch import Descratch
 from .hints import ColorizeHints
 from .operation import Operation
@@ -40,6 +41,7 @@ _BUILTIN: tuple[type[Operation], ...] = (
     Grayscale,
     Crop,
     Rotate,
+    Animate,  # issue 12: synthetic, produces a video (animate/op.py)
 )
 
 

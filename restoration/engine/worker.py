@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "summary":
             send_summary(message["before"], message["after"], out)
             continue
+        if kind in FILM_KINDS:
+            if not run_film_request(message, out):
+                return 3
+            continue
         if kind != "run":
             ipc.send(out, {"kind": "error", "error": "bug", "message": f"unknown {kind!r}"})
             continue
@@ -173,6 +177,99 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
     )
     # The parent encodes and stores the output meanwhile; the summary follows on its own.
     send_summary(image, result.image, out)
+    return True
+
+
+# --- films: files in, files out (frames never cross the pipe) ---------------------------------
+
+FILM_KINDS = frozenset({"film", "film_join", "film_summary", "animate"})  # animate: issue 12
+
+
+def run_film_request(message: dict[str, Any], out: BinaryIO) -> bool:
+    """Run a film chunk, a join or a film change summary; frames stream from file to file in
+    this process (``film_run``), only progress and small results cross the pipe. Returns
+    False when the process should exit (after a memory error)."""
+    from . import film_run
+    from .types import BadInputError, Cancelled, ParamError, UnavailableError
+    from .video import VideoRejected
+
+    last = [0.0]
+
+    def progress(done: int, total: int | None) -> None:
+        stamp = time.monotonic()
+        if stamp - last[0] >= 0.2 or (total and done >= total):
+            last[0] = stamp
+            fraction = min(1.0, done / total) if total else 0.0
+            ipc.send(out, {"kind": "progress", "fraction": fraction, "frames": done})
+
+    kind = message["kind"]
+    try:
+        if kind == "film":
+            spec = film_run.ChunkSpec(**message["spec"])
+            if spec.device == "" or spec.device == "auto":
+                op = film_run.film_operation(spec.op)
+                spec.device = _device("", op.kind_for(op.validate(spec.params)))
+            result = film_run.run_film_chunk(spec, progress=progress)
+            reply: dict[str, Any] = {
+                "kind": "result",
+                "film": {
+                    "frames": result.frames,
+                    "md5s": result.md5s,
+                    "analysis": result.analysis,
+                    "record": result.record,
+                    "width": result.width,
+                    "height": result.height,
+                    "fps": result.fps,
+                },
+                "device": spec.device,
+            }
+        elif kind == "animate":  # issue 12: a still in, an FFV1 clip out (animate/encode.py)
+            from .animate.encode import run_animate_request
+
+            reply = {
+                "kind": "result",
+                "film": run_animate_request(message, progress),
+                "device": "cpu",
+            }
+        elif kind == "film_join":
+            total = message.get("total")
+            joined = film_run.join_parts(
+                message["parts"],
+                message["output_path"],
+                width=message["width"],
+                height=message["height"],
+                fps=message["fps"],
+                audio_from=message.get("audio_from"),
+                progress=lambda n: progress(n, total),
+            )
+            reply = {"kind": "result", "film": joined, "device": "cpu"}
+        else:
+            summary, strip = film_run.film_change_summary(**message["args"])
+            reply = {"kind": "summary", "summary": summary, "strip": strip}
+    except (BadInputError, ParamError, UnavailableError, VideoRejected) as exc:
+        ipc.send(out, {"kind": "error", "error": "input", "message": str(exc)})
+        return True
+    except Cancelled as exc:
+        ipc.send(out, {"kind": "error", "error": "cancelled", "message": str(exc)})
+        return True
+    except MemoryError as exc:
+        _send_memory_error(out, exc)
+        return False
+    except Exception as exc:
+        if _is_allocation_failure(exc):
+            _send_memory_error(out, exc)
+            return False
+        ipc.send(
+            out,
+            {
+                "kind": "error",
+                "error": "engine",
+                "message": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=20),
+            },
+        )
+        return True
+    ipc.send(out, reply)
     return True
 
 

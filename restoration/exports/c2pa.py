@@ -3,8 +3,16 @@ describes its whole lineage.
 
 - The master scan the image descends from is the ``parentOf`` ingredient (the builder's EDIT
   intent adds the ``c2pa.opened`` action that points at it).
-- Reference images a step relied on are ``componentOf`` ingredients, linked from that step's
+- Reference images a step relied on (its evidence snapshots, and inputs in the ``reference``
+  role) are ``inputTo`` ingredients (consulted, not composited in), linked from that step's
   action through ``ingredientIds``.
+- Each action names the evidence it relied on (``parameters.evidence``: citation and
+  reference ids at their revisions) with a human-readable ``description``; the
+  ``org.photo-archive.evidence`` assertion holds the snapshots themselves (citations with their
+  sources, references), exactly as hashed into each step's record (record version 2).
+- The master's catalogue identity (title, accession number, repository, rights, photographer)
+  is a ``stds.schema-org.CreativeWork`` assertion; the exported JPEG or PNG also carries XMP
+  (``dc:title``, ``dc:rights``, ``photoshop:Credit``, ``Iptc4xmpExt:DigitalSourceType``).
 - Every non-ingest step of the lineage is one action, in order: a ``c2pa.*`` action name that
   fits the operation, ``softwareAgent`` (operation and version), ``when``, the IPTC
   ``digitalSourceType`` (AI steps: ``compositeWithTrainedAlgorithmicMedia``, i.e. detail a
@@ -32,6 +40,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from restoration import imagefile
+from restoration.evidence import catalogue_identity, evidence_used
 from restoration.exports import ancestor_graph
 from restoration.hashing import RECORD_VERSION
 from restoration.models import Artifact, Step
@@ -62,6 +71,7 @@ ACTION_BY_OPERATION = {
     "face_restore": "c2pa.edited",
     "manual_retouch": "c2pa.edited",
 }
+EVIDENCE_LABEL = "org.photo-archive.evidence"
 LINEAGE_LABEL = "org.photo-archive.lineage"
 
 
@@ -243,7 +253,40 @@ def _parent(graph: LineageGraph) -> Artifact:
         current = graph.artifacts[main.artifact_id]
 
 
-def _action(step: Step, ingredient_ids: list[str]) -> dict[str, Any]:
+def evidence_description(evidence: dict[str, Any]) -> str:
+    """One line a person can read: what the step relied on."""
+    parts = []
+    for c in evidence.get("citations", []):
+        if c.get("withheld"):
+            parts.append("a citation you may not see (withheld)")
+            continue
+        src = c.get("source", {})
+        where = ", ".join(x for x in (src.get("title", ""), c.get("locator", "")) if x)
+        claim = c.get("claim") or c.get("quote") or "citation"
+        parts.append(f"\u201c{claim}\u201d ({where}; {c.get('confidence', '')})")
+    for r in evidence.get("references", []):
+        if r.get("withheld"):
+            parts.append("a reference image you may not see (withheld)")
+            continue
+        parts.append(f"reference image \u201c{r.get('title') or r.get('sha256', '')[:12]}\u201d")
+    return "relied on: " + "; ".join(parts) if parts else ""
+
+
+def _evidence_ref(evidence: dict[str, Any]) -> dict[str, Any]:
+    def ref(item: dict[str, Any]) -> dict[str, Any]:
+        if item.get("withheld"):
+            return {"withheld": True, "sha256": item["sha256"]}
+        return {"id": item["id"], "revision": item.get("revision")}
+
+    return {
+        "citations": [ref(c) for c in evidence.get("citations", [])],
+        "references": [ref(r) for r in evidence.get("references", [])],
+    }
+
+
+def _action(
+    step: Step, ingredient_ids: list[str], evidence: dict[str, Any] | None = None
+) -> dict[str, Any]:
     parameters: dict[str, Any] = {
         "operation": step.operation,
         "operation_version": step.operation_version,
@@ -259,6 +302,9 @@ def _action(step: Step, ingredient_ids: list[str]) -> dict[str, Any]:
         parameters["rationale"] = step.rationale
     if ingredient_ids:
         parameters["ingredientIds"] = ingredient_ids
+    if evidence and (evidence.get("citations") or evidence.get("references")):
+        parameters["evidence"] = _evidence_ref(evidence)
+        parameters["description"] = evidence_description(evidence)
     action: dict[str, Any] = {
         "action": ACTION_BY_OPERATION.get(step.operation, "c2pa.edited"),
         "when": step.ended_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
@@ -274,11 +320,69 @@ def _action(step: Step, ingredient_ids: list[str]) -> dict[str, Any]:
     return action
 
 
-def _manifest(graph: LineageGraph, title: str) -> dict[str, Any]:
+def creative_work(identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The catalogue identity as a schema.org CreativeWork assertion (None without one)."""
+    if not identity:
+        return None
+    data: dict[str, Any] = {"@context": "https://schema.org", "@type": "CreativeWork"}
+    if identity.get("title"):
+        data["name"] = identity["title"]
+    if identity.get("accession_number"):
+        data["identifier"] = identity["accession_number"]
+    if identity.get("repository"):
+        data["provider"] = {"@type": "Organization", "name": identity["repository"]}
+        data["creditText"] = identity["repository"]
+    if identity.get("rights"):
+        data["copyrightNotice"] = identity["rights"]
+        if str(identity["rights"]).startswith("http"):
+            data["license"] = identity["rights"]
+    if identity.get("photographer"):
+        data["author"] = [{"@type": "Person", "name": identity["photographer"]}]
+    if identity.get("date"):
+        data["dateCreated"] = identity["date"]
+    if identity.get("place"):
+        data["contentLocation"] = {"@type": "Place", "name": identity["place"]}
+    return {"label": "stds.schema-org.CreativeWork", "data": data, "kind": "Json"}
+
+
+def evidence_assertion(
+    graph: LineageGraph, evidence_by_step: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "label": EVIDENCE_LABEL,
+        "data": {
+            "record_version": RECORD_VERSION,
+            "steps": [
+                {
+                    "step": step_id,
+                    "record_hash": graph.steps[step_id].record_hash,
+                    "record_version": graph.steps[step_id].record_version,
+                    "citations": ev.get("citations", []),
+                    "references": ev.get("references", []),
+                }
+                for step_id, ev in evidence_by_step.items()
+                if ev.get("citations") or ev.get("references")
+            ],
+        },
+    }
+
+
+def _manifest(
+    graph: LineageGraph,
+    title: str,
+    *,
+    identity: dict[str, Any] | None = None,
+    evidence_by_step: dict[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    extra = [evidence_assertion(graph, evidence_by_step or {})]
+    work = creative_work(identity or {})
+    if work is not None:
+        extra.append(work)
     return {
         "claim_generator_info": [{"name": "photo-archive", "version": PROJECT_VERSION}],
         "title": title,
-        "assertions": [
+        "assertions": extra
+        + [
             {
                 "label": LINEAGE_LABEL,
                 "data": {
@@ -299,6 +403,7 @@ def artifact_export_c2pa(
     graph: LineageGraph | None = None,
     artifact_id: int | None = None,
     fmt: ExportFormat = "jpeg",
+    evidence_view: Any = None,
 ) -> bytes:
     """The artifact (the root of ``graph``, or ``artifact_id``) as a JPEG or PNG file with an
     embedded, signed C2PA manifest describing its lineage. Raises ``Artifact.DoesNotExist``,
@@ -310,10 +415,22 @@ def artifact_export_c2pa(
     image, transcoded = _image_bytes(root, fmt)
     media_type = MEDIA_TYPES[fmt]
     parent = _parent(graph)
+    identity = catalogue_identity([parent.pk]).get(parent.pk, {})
+    evidence_by_step: dict[int, dict[str, Any]] = {}
+    for step in graph.steps.values():
+        ev = evidence_used(step, graph.parts[step.pk])
+        evidence_by_step[step.pk] = evidence_view(ev) if evidence_view is not None else ev
+    image = embed_xmp(image, fmt, xmp_packet(identity, digital_source_type(graph, identity)))
     signer = _signer()
     try:
         context = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-        builder = c2pa.Builder(_manifest(graph, f"artifact-{root.pk}.{fmt}"), context=context)
+        manifest = _manifest(
+            graph,
+            identity.get("title") or f"artifact-{root.pk}.{fmt}",
+            identity=identity,
+            evidence_by_step=evidence_by_step,
+        )
+        builder = c2pa.Builder(manifest, context=context)
         builder.set_intent(c2pa.C2paBuilderIntent.EDIT)
         _ingredient(
             builder,
@@ -326,8 +443,8 @@ def artifact_export_c2pa(
         for step in graph.steps.values():
             if step.kind == "ingest":
                 continue
-            labels = _add_references(builder, graph, step, added)
-            builder.add_action(_action(step, labels))
+            labels = _add_references(builder, graph, step, added, evidence_by_step[step.pk])
+            builder.add_action(_action(step, labels, evidence_by_step[step.pk]))
         if transcoded:
             builder.add_action(
                 {
@@ -344,14 +461,32 @@ def artifact_export_c2pa(
 
 
 def _add_references(
-    builder: c2pa.Builder, graph: LineageGraph, step: Step, added: set[str]
+    builder: c2pa.Builder,
+    graph: LineageGraph,
+    step: Step,
+    added: set[str],
+    evidence: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Reference images a step relied on become ingredients (once each); returns their labels."""
+    """Reference images a step relied on become ``inputTo`` ingredients (once each): the file
+    named by the step's snapshot (its sha256 then), not whatever the reference points at now.
+    Returns their labels."""
     labels = []
     parts = graph.parts[step.pk]
+    snapshots = (evidence or {}).get("references", [])
+    by_sha = {
+        a.sha256: a
+        for a in Artifact.objects.filter(
+            sha256__in=[r["sha256"] for r in snapshots if not r.get("withheld")]
+        )
+    }
     refs = [
-        (f"reference-{r.pk}", r.artifact, r.title or f"reference image {r.pk}")
-        for r in parts.references
+        (
+            f"reference-{r['id']}",
+            by_sha[r["sha256"]],
+            r.get("title") or f"reference image {r['id']}",
+        )
+        for r in snapshots
+        if not r.get("withheld") and r["sha256"] in by_sha
     ]
     refs += [
         (
@@ -364,10 +499,121 @@ def _add_references(
     ]
     for label, artifact, title in refs:
         if label not in added:
-            _ingredient(builder, artifact, title=title, relationship="componentOf", label=label)
+            _ingredient(builder, artifact, title=title, relationship="inputTo", label=label)
             added.add(label)
         labels.append(label)
     return labels
+
+
+# --- XMP (IPTC) embedded in the exported file -------------------------------------------------
+
+_CARRIER_SOURCE = {
+    "print": "print",
+    "carte": "print",
+    "tintype": "print",
+    "daguerreotype": "print",
+    "negative": "negativeFilm",
+    "glass_plate": "negativeFilm",
+    "film": "negativeFilm",
+    "slide": "positiveFilm",
+    "digital": "digitalCapture",
+}
+
+
+def digital_source_type(graph: LineageGraph, identity: dict[str, Any]) -> str:
+    """The IPTC digital source type of the exported image: the strongest kind of step in its
+    lineage, or, for an untouched master, how it was digitised (its carrier)."""
+    kinds = {s.kind for s in graph.steps.values()}
+    if "synthetic" in kinds:
+        return IPTC + "trainedAlgorithmicMedia"
+    for kind in ("ai", "manual", "classical"):
+        if kind in kinds:
+            return SOURCE_TYPE_BY_KIND[kind]
+    return IPTC + _CARRIER_SOURCE.get(str(identity.get("carrier", "")), "digitalCapture")
+
+
+def _xml(text: Any) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(str(text), {'"': "&quot;"})
+
+
+def xmp_packet(identity: dict[str, Any], source_type: str) -> bytes:
+    """An XMP packet with the catalogue identity: title, rights, credit, identifier, creator
+    and the IPTC digital source type."""
+    fields = []
+    if identity.get("title"):
+        fields.append(
+            '<dc:title><rdf:Alt><rdf:li xml:lang="x-default">'
+            f"{_xml(identity['title'])}</rdf:li></rdf:Alt></dc:title>"
+        )
+    if identity.get("rights"):
+        fields.append(
+            '<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">'
+            f"{_xml(identity['rights'])}</rdf:li></rdf:Alt></dc:rights>"
+        )
+        if str(identity["rights"]).startswith("http"):
+            fields.append(
+                f"<xmpRights:WebStatement>{_xml(identity['rights'])}</xmpRights:WebStatement>"
+            )
+    credit = identity.get("repository") or "photo-archive"
+    fields.append(f"<photoshop:Credit>{_xml(credit)}</photoshop:Credit>")
+    if identity.get("accession_number"):
+        fields.append(f"<dc:identifier>{_xml(identity['accession_number'])}</dc:identifier>")
+    if identity.get("photographer"):
+        fields.append(
+            "<dc:creator><rdf:Seq><rdf:li>"
+            f"{_xml(identity['photographer'])}</rdf:li></rdf:Seq></dc:creator>"
+        )
+    fields.append(
+        f"<Iptc4xmpExt:DigitalSourceType>{_xml(source_type)}</Iptc4xmpExt:DigitalSourceType>"
+    )
+    body = "".join(fields)
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about=""'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/"'
+        ' xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"'
+        ' xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/"'
+        ' xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f"{body}</rdf:Description></rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="w"?>'
+    ).encode()
+
+
+def embed_xmp(data: bytes, fmt: str, packet: bytes) -> bytes:
+    """Insert an XMP packet without touching the image data: a JPEG APP1 segment after the
+    SOI (and JFIF APP0), a PNG iTXt chunk after IHDR."""
+    import struct
+    import zlib
+
+    if fmt == "jpeg":
+        if data[:2] != b"\xff\xd8":
+            return data
+        segment = b"http://ns.adobe.com/xap/1.0/\x00" + packet
+        app1 = b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment
+        pos = 2
+        if data[2:4] == b"\xff\xe0":  # keep JFIF first
+            pos = 4 + struct.unpack(">H", data[4:6])[0]
+        return data[:pos] + app1 + data[pos:]
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return data
+    ihdr_end = 8 + 8 + struct.unpack(">I", data[8:12])[0] + 4
+    chunk_data = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + packet
+    chunk = (
+        struct.pack(">I", len(chunk_data))
+        + b"iTXt"
+        + chunk_data
+        + struct.pack(">I", zlib.crc32(b"iTXt" + chunk_data) & 0xFFFFFFFF)
+    )
+    return data[:ihdr_end] + chunk + data[ihdr_end:]
+
+
+def c2pa_signer() -> c2pa.Signer:
+    """The archive's C2PA signer (for other exporters, e.g. video): close it after use."""
+    return _signer()
 
 
 # --- reading ----------------------------------------------------------------------------------

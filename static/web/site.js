@@ -23,6 +23,33 @@ function initCompare() {
   box.addEventListener("pointerup", () => { dragging = false; });
   const select = document.getElementById("compare-select");
   if (select) select.addEventListener("change", () => select.form.submit());
+  // Aligned through the recorded geometry: the ancestor is drawn at its own size, mapped by
+  // the crops, rotations and resampling between the two, then scaled to the box.
+  const align = () => {
+    document.querySelectorAll(".compare[data-matrix]").forEach((pane) => {
+      const img = pane.querySelector("img.aligned-before");
+      if (!img || !pane.dataset.matrix) return;
+      const scale = pane.clientWidth / Number(pane.dataset.afterWidth);
+      img.style.width = pane.dataset.beforeWidth + "px";
+      img.style.height = pane.dataset.beforeHeight + "px";
+      img.style.transform = "scale(" + scale + ") " + pane.dataset.matrix;
+    });
+  };
+  align();
+  window.addEventListener("resize", align);
+  const side = document.getElementById("compare-side");
+  const wipeControls = document.getElementById("compare-wipe-controls");
+  document.querySelectorAll("input[name=compare-view]").forEach((radio) => {
+    radio.addEventListener("change", () => {
+      const view = radio.value;
+      box.hidden = view === "side";
+      if (side) side.hidden = view !== "side";
+      if (wipeControls) wipeControls.hidden = view !== "wipe";
+      box.classList.toggle("difference", view === "difference");
+      box.dataset.view = view;
+      align();
+    });
+  });
 }
 
 function openStep(id, focus) {
@@ -127,6 +154,12 @@ function initJobPolling() {
     }
     bar.value = data.progress;
     pct.textContent = Math.round(data.progress * 100) + "%";
+    const eta = document.getElementById("job-eta");
+    if (eta) {
+      eta.textContent = data.eta_s !== null && data.eta_s !== undefined
+        ? fmt(eta.dataset.left, { time: formatDuration(data.eta_s) })
+        : data.status === "running" && data.elapsed_s > 0 ? fmt(eta.dataset.elapsed, { time: formatDuration(data.elapsed_s) }) : "";
+    }
     status.textContent = data.status_display;
     status.dataset.status = data.status;
     box.dataset.status = data.status;
@@ -142,56 +175,104 @@ function initJobPolling() {
     const cancel = document.getElementById("job-cancel-form");
     if (finished.includes(data.status)) {
       if (cancel) cancel.hidden = true;
+      // The "queued" message belonged to the moment of submitting: clear it now.
+      document.querySelectorAll(".messages li.success").forEach((li) => li.remove());
       return;
     }
-    setTimeout(tick, 1000);
+    setTimeout(tick, box.dataset.cancelling ? 250 : 800);
   };
   if (!finished.includes(box.dataset.status)) tick();
-}
-
-function initPipelineForm() {
-  const form = document.getElementById("pipeline-form");
-  if (!form) return;
-  const list = document.getElementById("pipeline-steps");
-  const template = document.getElementById("pipeline-step-template");
-  const defaults = JSON.parse(document.getElementById("operation-defaults").textContent);
-  const renumber = () => {
-    list.querySelectorAll(".pipeline-step").forEach((row, i) => {
-      row.querySelectorAll("[data-name]").forEach((el) => {
-        el.name = el.dataset.name.replace("__i__", String(i));
-        el.id = el.dataset.name.replace("__i__", String(i));
-      });
-      row.querySelectorAll("label[data-for]").forEach((l) => { l.htmlFor = l.dataset.for.replace("__i__", String(i)); });
-      const n = row.querySelector(".step-number");
-      if (n) n.textContent = String(i + 1);
-    });
-    document.getElementById("id_step_count").value = String(list.children.length);
-  };
-  const wire = (row) => {
-    const op = row.querySelector("select");
-    const params = row.querySelector("textarea");
-    op.addEventListener("change", () => {
-      if (!params.value.trim() || params.dataset.auto === "1") {
-        params.value = JSON.stringify(defaults[op.value] || {}, null, 0);
-        params.dataset.auto = "1";
+  const cancelForm = document.getElementById("job-cancel-form");
+  if (cancelForm) {
+    cancelForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = cancelForm.querySelector("button");
+      button.disabled = true;
+      box.dataset.cancelling = "1";
+      status.textContent = cancelForm.dataset.cancelling;
+      try {
+        const resp = await fetch(cancelForm.action, {
+          method: "POST",
+          headers: { "X-CSRFToken": csrfToken(cancelForm), Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        const data = await resp.json();
+        if (!resp.ok) { err.textContent = data.message || resp.statusText; err.hidden = false; }
+        else { status.textContent = data.status_display; status.dataset.status = data.status; box.dataset.status = data.status; }
+      } catch (e) {
+        cancelForm.submit();
       }
     });
-    params.addEventListener("input", () => { params.dataset.auto = "0"; });
-    const remove = row.querySelector(".remove-step");
-    remove.addEventListener("click", () => {
-      if (list.children.length > 1) { row.remove(); renumber(); }
-    });
-  };
-  list.querySelectorAll(".pipeline-step").forEach(wire);
-  document.getElementById("add-step").addEventListener("click", () => {
-    const row = template.content.firstElementChild.cloneNode(true);
-    list.appendChild(row);
-    wire(row);
-    renumber();
-    row.querySelector("select").dispatchEvent(new Event("change"));
-    row.querySelector("select").focus();
+  }
+}
+
+function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return s + " s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
+  return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+}
+
+// Messages clear themselves: a success or info line fades after a while; errors stay.
+function initMessages() {
+  document.querySelectorAll(".messages li").forEach((li) => {
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "linklike message-close";
+    close.textContent = "✕";
+    close.setAttribute("aria-label", document.documentElement.lang.startsWith("zh") ? "关闭" : "Dismiss");
+    close.addEventListener("click", () => li.remove());
+    li.append(" ", close);
+    if (!li.classList.contains("error")) setTimeout(() => li.remove(), 8000);
   });
-  renumber();
+}
+
+// Cataloguing forms: EDTF dates checked as you type; rows of names added on demand.
+function initCatalogueForms() {
+  document.querySelectorAll("input[data-edtf]").forEach((input) => {
+    const out = document.createElement("span");
+    out.className = "edtf-check helptext";
+    out.setAttribute("aria-live", "polite");
+    out.id = input.id + "-check";
+    input.setAttribute("aria-describedby", ((input.getAttribute("aria-describedby") || "") + " " + out.id).trim());
+    input.insertAdjacentElement("afterend", out);
+    let timer = null;
+    const check = async () => {
+      const value = input.value.trim();
+      if (!value) { out.textContent = ""; input.removeAttribute("aria-invalid"); return; }
+      const resp = await fetch("/edtf/?value=" + encodeURIComponent(value), { credentials: "same-origin" });
+      const data = await resp.json();
+      if (input.value.trim() !== value) return;
+      if (data.ok) {
+        out.className = "edtf-check helptext ok";
+        out.textContent = "✔ " + (data.earliest || "…") + " – " + (data.latest || "…");
+        input.removeAttribute("aria-invalid");
+      } else {
+        out.className = "edtf-check helptext bad";
+        out.textContent = "✘ " + data.message;
+        input.setAttribute("aria-invalid", "true");
+      }
+    };
+    input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 250); });
+    if (input.value) check();
+  });
+  const addName = document.getElementById("add-name");
+  if (addName) {
+    addName.addEventListener("click", () => {
+      const body = document.getElementById("names-body");
+      const rows = body.querySelectorAll("tr");
+      const row = rows[rows.length - 1].cloneNode(true);
+      const n = rows.length;
+      row.querySelectorAll("input, select").forEach((el) => {
+        el.name = el.name.replace(/names-\d+-/, "names-" + n + "-");
+        el.id = el.id.replace(/names-\d+-/, "names-" + n + "-");
+        if (el.tagName === "INPUT") el.value = "";
+      });
+      body.append(row);
+      row.querySelector("input").focus();
+    });
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -199,5 +280,6 @@ document.addEventListener("DOMContentLoaded", () => {
   initGraph();
   initVerify();
   initJobPolling();
-  initPipelineForm();
+  initMessages();
+  initCatalogueForms();
 });

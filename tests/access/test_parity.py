@@ -23,7 +23,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 
-from archive.models import Citation, ReferenceImage
+from archive.models import Batch, Citation, ReferenceImage
 from restoration.models import Artifact, Job, Step, StepOutput
 from tests.api.conftest import World
 from tests.restoration.lineage_support import derive, raw_write
@@ -43,6 +43,12 @@ KINDS = {
     "sources": "source",
     "citations": "citation",
     "notes": "note",
+    "films": "film",
+    # issue 11: the log's other records
+    "revisions": "revision",
+    "audits": "audit",
+    # issue 14: a batch is seen when one of its jobs is (web/views/workbench._batch_or_404)
+    "batches": "batch",
 }
 # Routes with an id that names no catalogue or lineage record: the same for every reader.
 NOT_RECORDS = {"models"}
@@ -52,6 +58,8 @@ NOT_ABOUT_VISIBILITY = {
     # a master was made by no step: there is nothing to compare it with
     ("web:artifact-heatmap", "master"),
     ("web:artifact-heatmap", "secret_master"),
+    ("web:artifact-heatmap", "film_master"),
+    ("web:artifact-heatmap", "secret_film_master"),
 }
 
 
@@ -87,7 +95,9 @@ def all_routes() -> list[Route]:
     from api import urls as api_urls
     from web import urls as web_urls
 
-    return _routes("web", web_urls.urlpatterns) + _routes("api", api_urls.router.urls)
+    # All of the API's patterns, not only the router's: the evidence routes (revisions, proofs,
+    # bundle, evidence as used) and the bag are added beside it.
+    return _routes("web", web_urls.urlpatterns) + _routes("api", api_urls.urlpatterns)
 
 
 def test_the_walk_covers_the_lineage_routes_of_both():
@@ -97,6 +107,18 @@ def test_the_walk_covers_the_lineage_routes_of_both():
     for api in ("artifact-detail", "artifact-lineage", "artifact-verify", "step-detail"):
         assert f"api:{api}" in names
     assert "web:job-cancel" in names and "api:job-cancel" in names
+    for api in (
+        "photo-revisions",
+        "citation-revisions",
+        "step-evidence",
+        "step-proof",
+        "revision-proof",
+        "audit-proof",
+        "artifact-bundle",
+        "photo-bag",
+    ):
+        assert f"api:{api}" in names, api
+    assert "web:batch" in names
 
 
 @dataclass
@@ -105,6 +127,60 @@ class Records:
 
     by_kind: dict[str, dict[str, int]]
     secret: set[str]  # labels hidden from users without view_restricted
+
+
+def _films(world: World) -> tuple[Any, Any]:
+    """A public film and a restricted one (issue 13), each with its master video."""
+    import tempfile
+    from pathlib import Path
+
+    from archive.films import film_ingest
+    from tests.film import support
+
+    made = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed, restricted in ((41, False), (42, True)):
+            path = support.write(Path(tmp) / f"f{seed}.mkv", 3, seed=seed, size=(32, 16))
+            with open(path, "rb") as fh:
+                made.append(
+                    film_ingest(
+                        stream=fh,
+                        filename=path.name,
+                        user=world.job.requester,
+                        metadata={"restricted": restricted},
+                    ).film
+                )
+    return made[0], made[1]
+
+
+def _log_records(world: World, artifacts: dict[str, Artifact]) -> dict[str, dict[str, int]]:
+    """Revisions and audit runs (issue 11), then a signed checkpoint so that every proof route
+    answers about the record (before one exists a proof is a 409, which says "visible")."""
+    from archive.models import Revision
+    from restoration import ledger
+    from restoration.audit import archive_verify_all, artifact_verify
+
+    def first_revision(kind: str, pk: int) -> int:
+        return Revision.objects.filter(record_type=kind, record_id=pk).values_list("pk", flat=True)[
+            0
+        ]
+
+    records = {
+        "revision": {
+            "rev:photo": first_revision("photo", world.photo.pk),
+            "rev:secret_photo": first_revision("photo", world.secret_photo.pk),
+            "rev:secret_figure": first_revision("figure", world.secret_figure.pk),
+        },
+        "audit": {
+            "audit:derived": artifact_verify(artifact_id=artifacts["derived"].pk)["audit_run"],
+            "audit:secret_derived": artifact_verify(artifact_id=artifacts["secret_derived"].pk)[
+                "audit_run"
+            ],
+            "audit:all": archive_verify_all()["audit_run"],
+        },
+    }
+    ledger.checkpoint_make(reason="parity walk")
+    return records
 
 
 def build_records(world: World) -> Records:
@@ -142,7 +218,10 @@ def build_records(world: World) -> Records:
         pipeline=[{"op": "denoise", "params": {}}],
         requester=world.job.requester,
     )
+    film, secret_film = _films(world)
     artifacts = {
+        "film_master": film.master,
+        "secret_film_master": secret_film.master,
         "master": world.photo.master,
         "secret_master": world.secret_photo.master,
         "derived": world.derived,
@@ -154,7 +233,7 @@ def build_records(world: World) -> Records:
         "beside_secret": beside_secret,
         "uses_ref_on_secret": uses_ref_on_secret,
     }
-    secret_artifacts = set(artifacts) - {"master", "derived"}
+    secret_artifacts = set(artifacts) - {"master", "derived", "film_master"}
     steps = {
         f"made:{label}": a.generated_by_id for label, a in artifacts.items() if a.generated_by_id
     }
@@ -187,13 +266,26 @@ def build_records(world: World) -> Records:
                 "on_hidden": on_hidden.pk,
             },
             "note": {"note": world.note.pk, "secret_note": world.secret_note.pk},
+            "film": {"film": film.pk, "secret_film": secret_film.pk},
+            "batch": {
+                "batch": Batch.objects.create(
+                    pipeline=[{"op": "denoise"}], job_ids=[world.job.pk, world.secret_job.pk]
+                ).pk,
+                "secret_batch": Batch.objects.create(
+                    pipeline=[{"op": "denoise"}], job_ids=[world.secret_job.pk]
+                ).pk,
+            },
+            **_log_records(world, artifacts),
         },
         secret=secret_artifacts
         | {f"made:{label}" for label in secret_artifacts}
         | {"ingest:secret_master", "secret_job", "hidden_output_job", "secret_photo"}
         | {"secret_figure", "secret_reference", "ref_on_secret", "secret_source"}
         | {"secret_citation", "on_hidden"}
-        | {"secret_note"},
+        | {"secret_note"}
+        | {"secret_film"}
+        | {"secret_batch", "rev:secret_photo", "rev:secret_figure"}
+        | {"audit:secret_derived", "audit:all"},
     )
     assert set(Artifact.objects.values_list("pk", flat=True)) == set(
         records.by_kind["artifact"].values()

@@ -132,7 +132,11 @@ def test_admin_form_takes_open_dates_and_refuses_overflow(client, django_user_mo
 
 
 @pytest.mark.django_db
-def test_import_photos_takes_open_dates_and_reports_overflow(tmp_path):
+def test_import_photos_takes_open_dates_and_reports_overflow(tmp_path, django_user_model):
+    from django.contrib.auth.models import Group
+
+    importer = django_user_model.objects.create_user(username="importer", password="pw-imp-1")
+    importer.groups.add(Group.objects.get(name="cataloguer"))
     box = tmp_path / "box"
     box.mkdir()
     for seed, name in enumerate(("open.png", "far.png", "over.png"), start=91):
@@ -144,7 +148,14 @@ def test_import_photos_takes_open_dates_and_reports_overflow(tmp_path):
     out = io.StringIO()
     with pytest.raises(CommandError, match="1 file"):
         call_command(
-            "import_photos", str(box), "--manifest", str(manifest), stdout=out, stderr=io.StringIO()
+            "import_photos",
+            str(box),
+            "--manifest",
+            str(manifest),
+            "--user",
+            "importer",
+            stdout=out,
+            stderr=io.StringIO(),
         )
     assert "date out of range" in out.getvalue()
     dates = dict(Photo.objects.values_list("date", "date_latest"))

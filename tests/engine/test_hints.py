@@ -87,3 +87,75 @@ def test_large_images_are_solved_at_working_size_and_upsampled(truth: np.ndarray
     )
     assert result.record["facts"]["solve_size"][0] < 322 and result.image.shape == truth.shape
     assert lab_error(result.image, truth) < 0.5 * lab_error(rgb(grey), truth)
+
+
+# --- issue 16: one label image for all hints, MMD_AT_PLUS_A ordering: the same output ---------
+
+
+def _hint_masks_per_layer(hints, shape, scale):
+    """The former rasterisation (a full-size layer per hint), kept here as the reference."""
+    from restoration.engine.imageutil import parse_color
+
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    chroma = np.zeros((h, w, 2), np.float32)
+    for hint in hints:
+        layer = np.zeros((h, w), np.uint8)
+        radius = max(0, round(hint["radius"] * scale))
+        points = hint["points"] if "points" in hint else [[hint["x"], hint["y"]]]
+        pts = [(round(x * scale), round(y * scale)) for x, y in points]
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:] or pts, strict=False):
+            cv2.line(layer, (x0, y0), (x1, y1), 1, thickness=2 * radius + 1 if radius else 1)
+        for x, y in pts:
+            cv2.circle(layer, (x, y), radius, 1, thickness=-1)
+        on = layer.astype(bool)
+        lab = rgb_to_lab(np.array([[parse_color(hint["color"])]], np.float32))[0, 0]
+        chroma[on] = lab[1:]
+        mask |= layer
+    return mask.astype(bool), chroma
+
+
+def _overlapping_hints(w: int, h: int, n: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    hints = []
+    for i in range(n):
+        colour = "#" + "".join(f"{int(v):02x}" for v in rng.integers(0, 256, 3))
+        if i % 3 == 0:
+            pts = [[int(rng.integers(0, w)), int(rng.integers(0, h))] for _ in range(3)]
+            hints.append({"points": pts, "color": colour, "radius": int(rng.integers(0, 6))})
+        else:
+            x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+            hints.append({"x": x, "y": y, "color": colour, "radius": int(rng.integers(0, 9))})
+    return hints
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.37])
+def test_one_label_image_rasterises_exactly_like_a_layer_per_hint(scale) -> None:
+    from restoration.engine.hints import hint_masks
+
+    hints = _overlapping_hints(200, 150, 60, seed=4)
+    shape = (round(150 * scale), round(200 * scale))
+    mask, chroma = hint_masks(hints, shape, scale)
+    ref_mask, ref_chroma = _hint_masks_per_layer(hints, shape, scale)
+    assert mask.dtype == bool and chroma.dtype == np.float32
+    assert np.array_equal(mask, ref_mask)
+    assert np.array_equal(chroma, ref_chroma)  # later hints win where they overlap, as before
+
+
+def test_mmd_ordering_gives_the_colamd_output(truth: np.ndarray, monkeypatch) -> None:
+    from restoration.engine import hints as hints_module
+
+    grey = to_uint8(gray(to_float(truth)))
+    hints = sampled_hints(truth, 80, seed=2)
+    params = {"hints": hints, "solve_pixels": 40_000}  # a solve below full size, then upsampled
+    fast = get_operation("colorize_hints").run(OpInputs(grey), dict(params), RunContext())
+    monkeypatch.setattr(hints_module, "PERMC_SPEC", "COLAMD")
+    slow = get_operation("colorize_hints").run(OpInputs(grey), dict(params), RunContext())
+    assert np.array_equal(fast.image, slow.image)
+    lum = to_float(grey)[::4, ::4].astype(np.float32)
+    fixed, chroma = hints_module.hint_masks(hints, lum.shape, 0.25)
+    monkeypatch.setattr(hints_module, "PERMC_SPEC", "MMD_AT_PLUS_A")
+    a = hints_module.solve_chroma(lum, fixed, chroma)
+    monkeypatch.setattr(hints_module, "PERMC_SPEC", "COLAMD")
+    b = hints_module.solve_chroma(lum, fixed, chroma)
+    assert np.abs(a - b).max() < 1e-4  # float32 results of two exact factorisations

@@ -53,6 +53,18 @@ def test_inspect_weights_rejects_unknown_files(tmp_path: Path) -> None:
         inspect_weights(tmp_path / "missing.pth")
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"junk, not a pickle \x80\x04 at all", bytes(range(256)) * 3, b"", b"\x80\x02}q\x00(X"],
+    ids=["text", "bytes", "empty", "truncated-pickle"],
+)
+def test_inspect_weights_refuses_junk_pth_with_an_engine_error(tmp_path: Path, content) -> None:
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(content)
+    with pytest.raises(EngineError, match="junk.pth"):
+        inspect_weights(junk)
+
+
 def test_real_esrgan_on_a_small_corpus_crop(realesrgan) -> None:
     crop = load_rgb("old_w_scratch_b.png")[70:118, 96:160]  # 64x48: the eyes
     result = get_operation("sr").run(

@@ -33,6 +33,7 @@ NAMES = {
     "grayscale",
     "crop",
     "rotate",
+    "animate",  # issue 12
 }
 
 
@@ -41,7 +42,7 @@ def test_every_design_operation_is_registered_with_a_version_and_schema() -> Non
     # The suite also registers the misbehaving test_* operations (ARCHIVE_ENGINE_TEST_OPS).
     assert {name for name in ops if not name.startswith("test_")} == NAMES
     for op in ops.values():
-        assert op.version and op.kind in ("classical", "ai") and op.description
+        assert op.version and op.kind in ("classical", "ai", "synthetic") and op.description
         schema = op.json_schema()
         assert schema["type"] == "object" and schema["additionalProperties"] is False
         # Defaults must themselves validate: the schema never advertises an invalid default.

@@ -123,6 +123,15 @@ def report(verify: bool) -> dict[str, Any]:
     orphans = []
     for folder, _dirs, files in os.walk(objects):
         orphans += [os.path.join(folder, f) for f in files if f not in known]
+    from django.core.files.storage import default_storage
+
+    if hasattr(default_storage, "bucket"):  # S3 (ARCHIVE_STORAGE=s3, scripts/ci-s3.sh)
+        base = f"{root.strip('/')}/" if root.strip("/") else ""
+        listed = default_storage.bucket.objects.filter(Prefix=f"{base}objects/")
+        stored = [o.key for o in listed]
+        orphans += [key for key in stored if key.rsplit("/", 1)[-1] not in known]
+        missing = known - {key.rsplit("/", 1)[-1] for key in stored}
+        orphans += [f"missing: {sha}" for sha in sorted(missing)]
     return {"jobs": jobs, "orphans": orphans}
 
 

@@ -92,6 +92,8 @@ class Stack:
             "JOBS_QUEUE": self.queue,
             "ARCHIVE_DATA_DIR": str(self.data),
             "ARCHIVE_STORAGE_DIR": str(self.data / "storage"),
+            # With ARCHIVE_STORAGE=s3 (scripts/ci-s3.sh): a prefix of its own in the bucket.
+            "ARCHIVE_S3_PREFIX": f"jobs-it-{tag}",
             # Short leases and heartbeats so a dead worker's jobs come back in seconds.
             "JOB_LEASE_SECONDS": "2",
             "DRAMATIQ_REDIS_HEARTBEAT_TIMEOUT_MS": "2000",

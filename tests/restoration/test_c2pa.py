@@ -80,8 +80,8 @@ def test_export_is_trusted_and_describes_the_lineage(signing, lineage, fmt, medi
     manifest = trusted["manifest"]
     parents = [i for i in manifest["ingredients"] if i["relationship"] == "parentOf"]
     assert len(parents) == 1 and lineage["scan"].sha256[:12] in parents[0]["title"]
-    components = [i for i in manifest["ingredients"] if i["relationship"] == "componentOf"]
-    assert [c["title"] for c in components] == ["Period colour photo"]
+    inputs = [i for i in manifest["ingredients"] if i["relationship"] == "inputTo"]
+    assert [c["title"] for c in inputs] == ["Period colour photo"]  # consulted, not composited
     actions = next(a for a in manifest["assertions"] if a["label"].startswith("c2pa.actions"))[
         "data"
     ]["actions"]
@@ -154,7 +154,7 @@ def test_reference_inputs_and_references_are_ingredients_once(signing, lineage):
     read = c2pa_read(data=data, media_type="image/png", trust_anchors=signing / "ca.pem")
     assert read["state"] == "Trusted"
     titles = sorted(
-        i["title"] for i in read["manifest"]["ingredients"] if i["relationship"] == "componentOf"
+        i["title"] for i in read["manifest"]["ingredients"] if i["relationship"] == "inputTo"
     )
     assert titles == ["Period colour photo", f"reference artifact {period.pk}"]
     lineage_assertion = next(

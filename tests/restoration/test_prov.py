@@ -55,15 +55,15 @@ def test_prov_round_trip_counts_match_the_lineage(lineage, fmt):
     text = lineage_prov(artifact_id=lineage.pk, fmt=fmt)
     doc = prov.read(io.StringIO(text), format=fmt)
     counts = prov_counts(doc.get_records())
-    # 4 artifacts + 1 model weights + 1 citation + 1 reference image
-    assert counts["Entity"] == len(graph.artifacts) + 3 == 7
+    # 4 artifacts + 1 model weights + 1 citation + its source + 1 reference image
+    assert counts["Entity"] == len(graph.artifacts) + 4 == 8
     assert counts["Activity"] == len(graph.steps) == 4  # two ingests, denoise, colorize
     assert counts["Agent"] == 3  # the software, the restorer, the principal
     assert (
-        counts["Usage"] == 1 + 2 + 3
-    )  # denoise: image; colorize: image, reference + model, citation, reference image
+        counts["Usage"] == 1 + 2 + 4
+    )  # denoise: image; colorize: image, reference + model, citation, source, reference image
     assert counts["Generation"] == 4
-    assert counts["Derivation"] == 1 + 2
+    assert counts["Derivation"] == 1 + 2 + 1  # + the citation from its source
     assert counts["Association"] == 4 + 2  # software for every step, the user for two
     assert counts["Delegation"] == 1
     if fmt == "json":

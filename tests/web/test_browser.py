@@ -112,9 +112,9 @@ def test_restorer_walks_from_search_to_verified_lineage(live_server, browser, jo
 
     # Submit a two-step pipeline and watch it finish.
     page.get_by_role("link", name=re.compile("Restore this scan")).click()
-    page.locator("#step-0-params").fill('{"strength": 12}')
+    page.locator(".pipeline-row").nth(0).locator('[data-param="strength"] input.num').fill("12")
     page.get_by_role("button", name="Add a step").click()
-    page.locator("#step-1-op").select_option("sharpen")
+    page.locator(".pipeline-row").nth(1).locator("select.op-select").select_option("sharpen")
     shot(page, "05-pipeline-form")
     page.get_by_role("button", name="Submit pipeline").click()
     expect(page.locator("#job-live")).to_be_visible()

@@ -115,13 +115,15 @@ def test_artifact_page_answers_how_was_this_altered(client, catalogue):
     assert "AI-restored:" in body and "faces repainted by GFPGANv1.4" in body
     assert weights.sha256 in body  # the model's full sha256 in the step panel
     assert 'id="compare-range"' in body
-    assert (
-        reverse("web:artifact-preview", args=[catalogue.photo.master_id]) in body
-    )  # master default
+    # Compared with the previous step by default (issue 14); every ancestor stays selectable.
+    assert f'value="{first.pk}" selected' in body
+    assert f'<option value="{catalogue.photo.master_id}"' in body
     assert body.count('class="step-node') == 3  # ingest + two steps
     assert "the collar was dark blue" in body and "Repair the face" in body
-    compare = client.get(reverse("web:artifact", args=[second.pk]), {"compare": first.pk})
-    assert f'value="{first.pk}" selected' in compare.content.decode()
+    compare = client.get(
+        reverse("web:artifact", args=[second.pk]), {"compare": catalogue.photo.master_id}
+    )
+    assert f'value="{catalogue.photo.master_id}" selected' in compare.content.decode()
 
 
 def test_classical_only_artifact_says_no_ai(client, catalogue):

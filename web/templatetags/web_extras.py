@@ -154,3 +154,50 @@ def region_boxes(summary: Any) -> list[dict[str, float]]:
         except (KeyError, TypeError):
             continue
     return boxes
+
+
+def _lang_parts(tag: str) -> tuple[str, str]:
+    """(language, script) of a BCP 47 tag, lower case; Chinese without a script is Hans
+    unless its region writes Hant (TW, HK, MO)."""
+    parts = [p.lower() for p in (tag or "").replace("_", "-").split("-") if p]
+    if not parts:
+        return "", ""
+    language = parts[0]
+    script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), "")
+    if language == "zh" and not script:
+        region = next((p for p in parts[1:] if len(p) == 2), "")
+        script = "hant" if region in ("tw", "hk", "mo") else "hans"
+    return language, script
+
+
+def figure_display_name(figure: Any, language: str | None = None) -> str:
+    """The figure's name in the interface language, chosen by its names' language tags:
+    the same language and script (``zh-Hans`` for 简体中文), a preferred name before others,
+    else the catalogue's display name."""
+    from django.utils.translation import get_language
+
+    want_lang, want_script = _lang_parts(language or get_language() or "en")
+    best: tuple[int, int, int] | None = None
+    chosen = ""
+    for index, name in enumerate(figure.names.all()):
+        lang, script = _lang_parts(name.language)
+        if lang != want_lang or (want_script and script and script != want_script):
+            continue
+        if lang == "en" or want_lang != "zh" or script == want_script:
+            rank = (0 if name.kind == "preferred" else 1, 0 if script == want_script else 1, index)
+            if best is None or rank < best:
+                best, chosen = rank, name.name
+    return chosen or figure.name
+
+
+@register.filter
+def display_name(figure: Any) -> str:
+    return figure_display_name(figure)
+
+
+@register.filter
+def op_label(name: str) -> str:
+    """An operation's name in the interface language (the op value stays in the record)."""
+    from web.operations import operation_label
+
+    return operation_label(str(name))

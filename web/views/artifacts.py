@@ -28,6 +28,7 @@ from restoration.models import Artifact, Step
 from restoration.services import artifact_ensure_preview
 from web import heatmap
 from web.access import visible_artifact_or_404, visible_lineage_or_404
+from web.geometry import alignment, css_matrix
 from web.graph import layout
 from web.lineage import PageLineage, page_lineage
 from web.views.common import login_required_unless_public
@@ -57,6 +58,7 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "artifact": lineage.artifact,
             "lineage": lineage,
             "compare": compare,
+            "compare_matrix": _compare_matrix(lineage, compare),
             "compare_choices": [
                 (a, _made_by(lineage, a)) for a in lineage.ancestors if a.role == "image"
             ],
@@ -73,18 +75,34 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _compare_matrix(lineage: PageLineage, compare: Artifact | None) -> str:
+    """CSS transform placing the compared ancestor over this artifact, aligned through the
+    recorded crops, rotations and resampling between them ("" when none is known)."""
+    if compare is None:
+        return ""
+    matrix = alignment(lineage.graph, compare.pk, lineage.artifact.pk)
+    return css_matrix(matrix) if matrix is not None else ""
+
+
 def _made_by(lineage: PageLineage, artifact: Artifact) -> str:
     step = lineage.graph.steps.get(artifact.generated_by_id or 0)
     return step.operation if step else ""
 
 
 def compare_target(lineage: PageLineage, requested: str | None) -> Artifact | None:
-    """The ancestor to compare against: the one asked for, else the (first) image master."""
+    """The ancestor to compare against: the one asked for, else the image the step that made
+    this artifact started from (the previous step), else the (first) image master."""
     candidates = [a for a in lineage.ancestors if a.role == "image"]
     if requested and requested.isdigit():
         for artifact in candidates:
             if artifact.pk == int(requested):
                 return artifact
+    made_by = next(
+        (s for s in lineage.steps if s.step.pk == lineage.artifact.generated_by_id), None
+    )
+    previous = made_by.image_input if made_by is not None else None
+    if previous is not None and any(a.pk == previous.pk for a in candidates):
+        return previous
     return candidates[0] if candidates else None
 
 
@@ -184,10 +202,20 @@ def artifact_verify(request: HttpRequest, pk: int) -> HttpResponse:
 def artifact_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The image with signed Content Credentials (C2PA) describing its whole lineage."""
     graph = visible_lineage_or_404(pk, request.user)
-    fmt = request.GET.get("format", "jpeg")
-    if fmt not in ("jpeg", "png"):
-        return HttpResponseBadRequest("format must be jpeg or png")
+    video = str(graph.root.media_type).startswith("video/")  # issue 12: videos export as MP4
+    fmt = request.GET.get("format", "mp4" if video else "jpeg")
+    if fmt not in (("mp4",) if video else ("jpeg", "png")):
+        return HttpResponseBadRequest(
+            "format must be mp4" if video else "format must be jpeg or png"
+        )
     try:
+        if video:
+            from restoration.exports.c2pa_video import artifact_export_c2pa_video
+
+            data = artifact_export_c2pa_video(graph=graph)
+            response = HttpResponse(data, content_type="video/mp4")
+            response["Content-Disposition"] = f'attachment; filename="artifact-{pk}-c2pa.mp4"'
+            return response
         data = c2pa_export.artifact_export_c2pa(graph=graph, fmt=fmt)  # type: ignore[arg-type]
     except c2pa_export.C2paNotConfigured:
         # No signing material on this installation: say so rather than fail with a 500.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from access.actions import can_submit_jobs
+from access.actions import can_approve, can_catalogue, can_submit_jobs
 from access.visibility import (
     visible_artifacts,
     visible_figures,
@@ -14,12 +14,10 @@ from access.visibility import (
     visible_photos,
     visible_references,
 )
-from archive.models import Figure, FigureName, Note, Photo, ReferenceImage
-from restoration.models import Artifact, Step
+from archive.models import Figure, Note, Photo, ReferenceImage
+from restoration.models import Artifact, ModelWeights, Step
 from restoration.selectors import lineage_descendants
 from web.views.common import citations_prefetch, login_required_unless_public
-
-SEARCH_LIMIT = 100
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -29,38 +27,18 @@ def home(request: HttpRequest) -> HttpResponse:
         "-created_at"
     )[:24]
     figures = visible_figures(Figure.objects.prefetch_related("names"), request.user)[:50]
-    return render(request, "web/home.html", {"photos": photos, "figures": figures})
-
-
-def search_figures(query: str, request: HttpRequest) -> QuerySet[Figure]:
-    """Figures whose display name or any name variant (any script) contains ``query``."""
-    by_variant = FigureName.objects.filter(name__icontains=query).values("figure_id")
-    matches = Q(name__icontains=query) | Q(pk__in=by_variant) | Q(wikidata_id__iexact=query)
-    return visible_figures(Figure.objects.filter(matches).prefetch_related("names"), request.user)
-
-
-def search_photos(query: str, request: HttpRequest) -> QuerySet[Photo]:
-    """Photos by title, accession number, or showing a figure that matches."""
-    figures = search_figures(query, request).values("pk")
-    matches = (
-        Q(title__icontains=query) | Q(accession_number__icontains=query) | Q(figures__in=figures)
-    )
-    return visible_photos(
-        Photo.objects.filter(matches).select_related("master"), request.user
-    ).distinct()
-
-
-def search(request: HttpRequest) -> HttpResponse:
-    if (redirect := login_required_unless_public(request)) is not None:
-        return redirect
-    query = request.GET.get("q", "").strip()[:200]
-    figures: list[Figure] = []
-    photos: list[Photo] = []
-    if query:
-        figures = list(search_figures(query, request)[:SEARCH_LIMIT])
-        photos = list(search_photos(query, request)[:SEARCH_LIMIT])
+    user = request.user
     return render(
-        request, "web/search.html", {"query": query, "figures": figures, "photos": photos}
+        request,
+        "web/home.html",
+        {
+            "photos": photos,
+            "figures": figures,
+            "can_catalogue": can_catalogue(user),
+            "can_submit": can_submit_jobs(user),
+            "is_admin": bool(getattr(user, "is_superuser", False)),
+            "models_count": ModelWeights.objects.count(),
+        },
     )
 
 
@@ -84,7 +62,13 @@ def figure_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "web/figure.html",
-        {"figure": figure, "photos": photos, "references": references, "notes": notes},
+        {
+            "figure": figure,
+            "photos": photos,
+            "references": references,
+            "notes": notes,
+            "can_catalogue": can_catalogue(user),
+        },
     )
 
 
@@ -106,16 +90,32 @@ def photo_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     restorations = visible_descendants(photo.master, request)
+    approved = next((a for a in restorations if a.pk == photo.approved_artifact_id), None)
+    others = [a for a in restorations if a is not approved]
     return render(
         request,
         "web/photo.html",
         {
             "photo": photo,
             "restorations": restorations,
+            "approved": approved,
+            # Results first (newest first), then what later steps continued from.
+            "results": [a for a in reversed(others) if not a.intermediate and not _animation(a)],  # type: ignore[attr-defined]
+            "intermediates": [a for a in others if a.intermediate and not _animation(a)],  # type: ignore[attr-defined]
+            # Issue 12: animations are not restorations; the page shows them apart.
+            "animations": [a for a in reversed(others) if _animation(a)],
             "exif": sorted((photo.exif or {}).items()),
             "can_submit": can_submit_jobs(user),
+            "can_catalogue": can_catalogue(user),
+            "can_approve": can_approve(user),
         },
     )
+
+
+def _animation(artifact: Artifact) -> bool:
+    """Made by a synthetic step (``animate``): shown apart from the restorations."""
+    step = getattr(artifact, "step", None)
+    return step is not None and step.kind == Step.Kind.SYNTHETIC
 
 
 def visible_descendants(master: Artifact, request: HttpRequest) -> list[Artifact]:
@@ -136,6 +136,14 @@ def visible_descendants(master: Artifact, request: HttpRequest) -> list[Artifact
         parts = graph.parts.get(step.pk) if step else None
         inherited = any(ai.get(i.artifact_id, False) for i in parts.inputs) if parts else False
         ai[artifact.pk] = inherited or (step is not None and step.kind == Step.Kind.AI)
+    # An image some later step took as its image input is an intermediate, not a result.
+    # (A painted mask is not a continuation: its step only drew on top of the image.)
+    continued = {
+        i.artifact_id
+        for step_id, parts in graph.parts.items()
+        for i in parts.inputs
+        if i.role == "image" and getattr(graph.steps.get(step_id), "operation", "") != "mask_paint"
+    }
     restorations = []
     for pk in ids:
         artifact = graph.artifacts[pk]
@@ -143,6 +151,7 @@ def visible_descendants(master: Artifact, request: HttpRequest) -> list[Artifact
             continue
         artifact.step = graph.steps.get(artifact.generated_by_id or 0)  # type: ignore[attr-defined]
         artifact.ai = ai[pk]  # type: ignore[attr-defined]
+        artifact.intermediate = pk in continued  # type: ignore[attr-defined]
         restorations.append(artifact)
     return restorations
 
@@ -162,4 +171,8 @@ def reference_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and not visible_figures(Figure.objects.filter(pk=figure.pk), request.user).exists()
     ):
         figure = None
-    return render(request, "web/reference.html", {"reference": reference, "figure": figure})
+    return render(
+        request,
+        "web/reference.html",
+        {"reference": reference, "figure": figure, "can_catalogue": can_catalogue(request.user)},
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,73 +13,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from access.actions import can_cancel, can_record_manual_steps, can_submit_jobs
-from access.visibility import visible_citations, visible_jobs, visible_references
-from archive.models import Citation, ReferenceImage
+from access.visibility import visible_jobs
 from restoration.imagefile import ImageRejected
-from restoration.jobs import JobNotCancellable, JobValidationError, job_cancel, job_create
+from restoration.jobs import JobNotCancellable, job_cancel
 from restoration.jobstate import TERMINAL
 from restoration.manual import ManualStepRejected, step_record_manual
 from restoration.models import Job, JobEvent, Step, StepOutput
 from web.access import visible_artifact_or_404
-from web.forms import ManualStepForm, PipelineRow, operation_choices, parse_pipeline
+from web.forms import ManualStepForm
 from web.views.common import login_required_unless_public
+from web.workbench import research_for
 
 FINISHED = TERMINAL
-
-
-def job_new(request: HttpRequest, pk: int) -> HttpResponse:
-    """The pipeline form for one input artifact (restorers only)."""
-    if (redirect_response := login_required_unless_public(request)) is not None:
-        return redirect_response
-    artifact = visible_artifact_or_404(pk, request.user)
-    if not can_submit_jobs(request.user):
-        raise PermissionDenied(_("Only restorers may submit restoration jobs."))
-    operations = operation_choices()
-    rows = [PipelineRow(op="denoise", params_text=json.dumps(_defaults(operations, "denoise")))]
-    errors: list[str] = []
-    seed: int | str = 0
-    on_behalf_of = ""
-    if request.method == "POST":
-        submission = parse_pipeline(request.POST)
-        rows, errors, seed, on_behalf_of = (
-            submission.rows,
-            submission.errors,
-            submission.seed,
-            submission.on_behalf_of,
-        )
-        if submission.valid:
-            try:
-                job = job_create(
-                    user=request.user,
-                    input_id=artifact.pk,
-                    steps=submission.steps,
-                    seed=int(seed),
-                    on_behalf_of=on_behalf_of,
-                )
-            except JobValidationError as exc:
-                submission.add_service_errors(exc.message_dict)
-                errors = submission.errors
-            else:
-                messages.success(request, _("Job %(id)s queued.") % {"id": job.pk})
-                return redirect("web:job", pk=job.pk)
-    return render(
-        request,
-        "web/job_new.html",
-        {
-            "artifact": artifact,
-            "operations": operations,
-            "defaults": {o.name: o.defaults for o in operations},
-            "rows": rows,
-            "errors": errors,
-            "seed": seed,
-            "on_behalf_of": on_behalf_of,
-        },
-        status=400 if errors or any(r.errors for r in rows) else 200,
-    )
-
-
-def _defaults(operations: list, name: str) -> dict:  # type: ignore[type-arg]
-    return next((o.defaults for o in operations if o.name == name), {})
 
 
 def _visible_job_or_404(request: HttpRequest, pk: int) -> Job:
@@ -133,6 +78,33 @@ def _job_events(job: Job) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job=job).order_by("at", "id"))
 
 
+def job_summary(job: Job) -> dict:  # type: ignore[type-arg]
+    """Status, progress and the time left (estimated from the progress rate since the job
+    last started running), as the job and batch pages poll them."""
+    running_since = (
+        JobEvent.objects.filter(job=job, to_status=Job.Status.RUNNING)
+        .order_by("-at", "-id")
+        .values_list("at", flat=True)
+        .first()
+    )
+    elapsed = (dt.datetime.now(dt.UTC) - running_since).total_seconds() if running_since else 0.0
+    eta = None
+    if job.status == Job.Status.RUNNING and 0.01 <= job.progress < 1 and elapsed > 0:
+        eta = round(elapsed * (1 - job.progress) / job.progress, 1)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "progress": round(job.progress, 4),
+        "current_step": job.current_step,
+        "elapsed_s": round(elapsed, 1),
+        "eta_s": eta,
+        "cancel_requested": bool(getattr(job, "cancel_requested", False)),
+        "error": job.error if job.status in FINISHED else "",
+        "output": job.output_id,
+    }
+
+
 def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     """What the job page polls: a few fields plus the fragments it swaps in."""
     job = _visible_job_or_404(request, pk)  # visible_jobs is empty for whoever may not look
@@ -145,13 +117,7 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     }
     return JsonResponse(
         {
-            "id": job.pk,
-            "status": job.status,
-            "status_display": job.get_status_display(),
-            "progress": round(job.progress, 4),
-            "current_step": job.current_step,
-            "error": job.error if job.status in FINISHED else "",
-            "output": job.output_id,
+            **job_summary(job),
             "steps_html": render_to_string("web/_job_steps.html", context, request=request),
             "events_html": render_to_string("web/_job_events.html", context, request=request),
             "output_html": render_to_string("web/_job_output.html", context, request=request)
@@ -167,11 +133,18 @@ def job_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     job = _visible_job_or_404(request, pk)
     if not can_cancel(request.user, job):
         raise PermissionDenied(_("Only the requester or a supervisor may cancel this job."))
+    wants_json = request.headers.get("Accept", "").startswith("application/json")
     try:
         job_cancel(job_id=job.pk, user=request.user)
     except JobNotCancellable as exc:
-        messages.error(request, _("The job already ended: %(status)s.") % {"status": exc.status})
+        text = _("The job already ended: %(status)s.") % {"status": exc.status}
+        if wants_json:
+            return JsonResponse({"message": text}, status=409)
+        messages.error(request, text)
     else:
+        if wants_json:  # the page shows it in place: no message left behind for later
+            job.refresh_from_db()
+            return JsonResponse(job_summary(job), status=202)
         messages.info(request, _("Cancellation requested."))
     return redirect("web:job", pk=job.pk)
 
@@ -183,28 +156,31 @@ def manual_step_new(request: HttpRequest, pk: int) -> HttpResponse:
     artifact = visible_artifact_or_404(pk, request.user)
     if not can_record_manual_steps(request.user):
         raise PermissionDenied(_("Only restorers may record manual steps."))
+    # Only the evidence around this picture (its photos' and figures' citations, the figures'
+    # reference images), not every record of the archive.
+    research = research_for(artifact, request.user)
     citations = [
         (
             c.pk,
             f"{c.source.title}{', ' + c.locator if c.locator else ''}{': ' + c.claim if c.claim else ''}",
         )
-        for c in visible_citations(
-            Citation.objects.select_related("source"), request.user
-        ).order_by("-id")[:300]
+        for c in research.citations
     ]
     references = [
-        (r.pk, f"{r.title or r.get_kind_display()} (#{r.pk})")
-        for r in visible_references(ReferenceImage.objects.all(), request.user).order_by("-id")[
-            :300
-        ]
+        (r.pk, f"{r.title or r.get_kind_display()} (#{r.pk})") for r in research.references
     ]
     form = ManualStepForm(
         request.POST or None, request.FILES or None, citations=citations, references=references
     )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["image"]
+        from restoration.manual_animation import is_animation_upload, step_record_manual_animation
+
+        # issue 12: an animation made in another tool is recorded as synthetic, not a retouch
+        animated = is_animation_upload(upload, upload.name or "")
+        record = step_record_manual_animation if animated else step_record_manual
         try:
-            step = step_record_manual(
+            step = record(
                 input_artifact_id=artifact.pk,
                 image=upload,
                 rationale=form.cleaned_data["rationale"],
