@@ -48,7 +48,9 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if (redirect := login_required_unless_public(request)) is not None:
         return redirect
     lineage = page_lineage(visible_lineage_or_404(pk, request.user), request.user)
-    compare = compare_target(lineage, request.GET.get("compare"))
+    # A moving image (animation, film) is compared on its own player, not on the still slider.
+    moving = lineage.artifact.frame_count is not None
+    compare = None if moving else compare_target(lineage, request.GET.get("compare"))
     photos = visible_photos(Photo.objects.filter(master_id__in=lineage.master_ids), request.user)
     last_audit = audit.last_audit(artifact_id=pk)
     return render(
