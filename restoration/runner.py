@@ -31,7 +31,8 @@ import logging
 import os
 import platform
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -418,13 +419,36 @@ def _is_film_step(spec: Mapping[str, Any]) -> bool:
     return is_film_operation(spec.get("op"))
 
 
+@contextmanager
+def _video_step_outcome(
+    index: int, op: str, monitor: _Monitor, cancelled: type[Exception], failed: type[Exception]
+) -> Iterator[None]:
+    """How a step whose output is a video ends, for film and animation steps alike: their own
+    cancel and failure exceptions become the runner's, and a lost lease stops quietly."""
+    try:
+        yield
+    except cancelled as exc:
+        if monitor.lost:
+            raise _Stop() from exc
+        raise Cancelled(str(exc)) from exc
+    except failed as exc:
+        raise JobFailure(str(exc)) from exc
+    except imagefile.ImageRejected as exc:
+        raise JobFailure(f"step {index + 1} ({op}): {exc}") from exc
+    if monitor.lost:
+        raise _Stop()
+
+
 def _run_film_step(
     job: Job, index: int, spec: Mapping[str, Any], source: Artifact, tag: str, monitor: _Monitor
 ) -> tuple[Artifact, None]:
     """A film step (``restoration.film_jobs``): chunked across workers, frames never here."""
     from restoration import film_jobs
 
-    try:
+    op = str(spec.get("op"))
+    with _video_step_outcome(
+        index, op, monitor, film_jobs.FilmStepCancelled, film_jobs.FilmStepFailed
+    ):
         artifact = film_jobs.run_film_step(
             job=job,
             index=index,
@@ -435,16 +459,6 @@ def _run_film_step(
             should_stop=monitor.should_stop,
             time_limit_s=_step_limit_s(job, index),
         )
-    except film_jobs.FilmStepCancelled as exc:
-        if monitor.lost:
-            raise _Stop() from exc
-        raise Cancelled(str(exc)) from exc
-    except film_jobs.FilmStepFailed as exc:
-        raise JobFailure(str(exc)) from exc
-    except imagefile.ImageRejected as exc:
-        raise JobFailure(f"step {index + 1} ({spec.get('op')}): {exc}") from exc
-    if monitor.lost:
-        raise _Stop()
     return artifact, None
 
 
@@ -460,7 +474,9 @@ def _run_animate_step(
     from restoration import animate_jobs
 
     assert image is not None
-    try:
+    with _video_step_outcome(
+        index, "animate", monitor, animate_jobs.AnimateStepCancelled, animate_jobs.AnimateStepFailed
+    ):
         step = animate_jobs.run_animate_step(
             job=job,
             index=index,
@@ -471,16 +487,6 @@ def _run_animate_step(
             should_stop=monitor.should_stop,
             time_limit_s=_step_limit_s(job, index),
         )
-    except animate_jobs.AnimateStepCancelled as exc:
-        if monitor.lost:
-            raise _Stop() from exc
-        raise Cancelled(str(exc)) from exc
-    except animate_jobs.AnimateStepFailed as exc:
-        raise JobFailure(str(exc)) from exc
-    except imagefile.ImageRejected as exc:
-        raise JobFailure(f"step {index + 1} (animate): {exc}") from exc
-    if monitor.lost:
-        raise _Stop()
     return _image_output(step), None
 
 

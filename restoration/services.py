@@ -380,6 +380,28 @@ class IngestResult:
     notes: tuple[str, ...] = ()
 
 
+def _derivation_record(
+    how: Derivation, output: NewOutput, *, started: dt.datetime, user: Any
+) -> Step:
+    """Record the step that ``how`` describes, producing ``output`` (stills and videos alike)."""
+    return step_record(
+        kind=how.kind,
+        operation=how.operation,
+        operation_version=how.operation_version,
+        parameters=how.parameters,
+        inputs=how.inputs,
+        outputs=[output],
+        started_at=started,
+        ended_at=now(),
+        user=user,
+        on_behalf_of=how.on_behalf_of,
+        rationale=how.rationale,
+        citation_ids=how.citation_ids,
+        reference_ids=how.reference_ids,
+        change_summary=how.change_summary,
+    )
+
+
 def upload_check(*, stream: IO[bytes], filename: str) -> str:
     """Validate an upload without storing anything and return its sha256 (a form's early
     answer). Ingest applies the very same checks again: this is a convenience, not the guard."""
@@ -439,22 +461,7 @@ def artifact_ingest(
         )
         try:
             with transaction.atomic():
-                step = step_record(
-                    kind=how.kind,
-                    operation=how.operation,
-                    operation_version=how.operation_version,
-                    parameters=how.parameters,
-                    inputs=how.inputs,
-                    outputs=[output],
-                    started_at=started,
-                    ended_at=now(),
-                    user=user,
-                    on_behalf_of=how.on_behalf_of,
-                    rationale=how.rationale,
-                    citation_ids=how.citation_ids,
-                    reference_ids=how.reference_ids,
-                    change_summary=how.change_summary,
-                )
+                step = _derivation_record(how, output, started=started, user=user)
                 artifact = step.produced.all()[0].artifact
                 try:
                     catalogued = catalogue(artifact, step, facts) if catalogue else None
@@ -781,22 +788,7 @@ def video_ingest(
             output = _video_output(probed, role="image", sha256=sha, size=size, source=tmp)
             try:
                 with transaction.atomic():
-                    step = step_record(
-                        kind=how.kind,
-                        operation=how.operation,
-                        operation_version=how.operation_version,
-                        parameters=how.parameters,
-                        inputs=how.inputs,
-                        outputs=[output],
-                        started_at=started,
-                        ended_at=now(),
-                        user=user,
-                        on_behalf_of=how.on_behalf_of,
-                        rationale=how.rationale,
-                        citation_ids=how.citation_ids,
-                        reference_ids=how.reference_ids,
-                        change_summary=how.change_summary,
-                    )
+                    step = _derivation_record(how, output, started=started, user=user)
                     artifact = step.produced.all()[0].artifact
                     try:
                         catalogued = catalogue(artifact, step, probed) if catalogue else None
