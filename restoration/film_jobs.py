@@ -310,11 +310,20 @@ def _ensure_chunks(job: Job, index: int, plan: list[tuple[int, int, int, int]]) 
 
 
 def _enqueue_chunks(job_id: int, index: int, numbers: list[int]) -> None:
+    """One ``film_chunk_run`` message per chunk, on the queue the job itself went to
+    (``restoration.jobs.job_queue``: the GPU queue for a film job with an AI step)."""
     try:
         from restoration.actors import film_chunk_run
+        from restoration.jobs import job_queue
 
+        pipeline = Job.objects.values_list("pipeline", flat=True).get(pk=job_id)
+        queue = job_queue(pipeline)
+        broker = film_chunk_run.broker
+        if queue != film_chunk_run.queue_name and queue not in broker.get_declared_queues():
+            broker.declare_queue(queue)
         for number in numbers:
-            film_chunk_run.send(job_id, index, number)
+            message = film_chunk_run.message(job_id, index, number)
+            broker.enqueue(message.copy(queue_name=queue))
     except Exception:  # the coordinator runs every chunk itself if the broker is down
         logger.exception("job %s: could not enqueue film chunks", job_id)
 

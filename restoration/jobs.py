@@ -349,16 +349,24 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
 def job_queue(pipeline: Any) -> str:
     """The dramatiq queue a job's message goes to: ``ARCHIVE_GPU_QUEUE`` when it is set and the
     pipeline has an AI operation (steps of kind ``ai``), so that only the GPU machines' workers
-    (``rundramatiq --queues <it>``) take it; ``JOBS_QUEUE`` otherwise."""
+    (``rundramatiq --queues <it>``) take it; ``JOBS_QUEUE`` otherwise. A film step's kind
+    depends on its params (``per_frame`` of ``sr``, ``interpolate`` with RIFE); its chunk
+    messages go to the same queue (``restoration.film_jobs``)."""
     gpu_queue = getattr(settings, "ARCHIVE_GPU_QUEUE", "")
     if gpu_queue:
         from restoration.engine import EngineError, get_operation
+        from restoration.film_jobs import get_film_op, is_film_operation
 
         for entry in pipeline or []:
             try:
-                if get_operation(str(entry.get("op"))).kind == "ai":
+                name = str(entry.get("op"))
+                if is_film_operation(name):
+                    kind = get_film_op(name).kind_for(entry.get("params") or {})
+                else:
+                    kind = get_operation(name).kind
+                if kind == "ai":
                     return str(gpu_queue)
-            except (EngineError, KeyError, AttributeError):
+            except (EngineError, KeyError, AttributeError, TypeError):
                 continue  # validated at creation; an op gone since fails in the runner
     return str(settings.JOBS_QUEUE)
 

@@ -18,7 +18,7 @@ ENGINE_MESSAGES = (
     gettext_noop("blink centres in seconds (overrides the even spacing; kept inside the clip)"),
     gettext_noop(
         # xgettext:no-python-format
-        "seconds per blink; lengthened when needed so that no landmark moves more than 1.8 % of the face width between frames"
+        "seconds per blink; lengthened when needed so that no landmark moves more than 1.1 % of the face width between frames"
     ),
     gettext_noop(
         "viewer: irises to the centre of the eye opening (eye contact); keep: as in the still; left/right/up/down: towards that side (image directions)"

@@ -55,6 +55,89 @@
     return node;
   }
 
+  // ---- geometry: where a pixel of the shown input lands in a later step's input ------------
+  // The same maths as web/geometry.py (step_matrix, compose) and the operations' output_shape;
+  // tests/web/test_workbench_geometry_browser.py checks one against the other. A map is
+  // [[a, b, c], [d, e, f]]: (x, y) -> (a x + b y + c, d x + e y + f), continuous pixels.
+  const IDENT = [[1, 0, 0], [0, 1, 0]];
+  function compose(second, first) {
+    const [[a, b, c], [d, e, f]] = second;
+    const [[g, h, i], [j, k, m]] = first;
+    return [[a * g + b * j, a * h + b * k, a * i + b * m + c], [d * g + e * j, d * h + e * k, d * i + e * m + f]];
+  }
+  function invert(m) {
+    const [[a, b, c], [d, e, f]] = m;
+    const det = a * e - b * d;
+    return [[e / det, -b / det, (b * f - c * e) / det], [-d / det, a / det, (c * d - a * f) / det]];
+  }
+  const apply = (m, x, y) => [m[0][0] * x + m[0][1] * y + m[0][2], m[1][0] * x + m[1][1] * y + m[1][2]];
+  const pyMod = (a, n) => ((a % n) + n) % n;
+  const roundHalfEven = (v) => { const f = Math.floor(v); const d = v - f; return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f; };
+  function stepMatrix(op, params, size, out) {
+    const [w, h] = size, [ow, oh] = out;
+    if (op === "crop" && params.rect && typeof params.rect === "object") return [[1, 0, -Number(params.rect.x)], [0, 1, -Number(params.rect.y)]];
+    if (op === "rotate" && "angle" in params) {
+      const t = (Number(params.angle) * Math.PI) / 180, cos = Math.cos(t), sin = Math.sin(t);
+      const cx = w / 2, cy = h / 2;
+      return [[cos, sin, ow / 2 - cos * cx - sin * cy], [-sin, cos, oh / 2 + sin * cx - cos * cy]];
+    }
+    if ((w !== ow || h !== oh) && w && h) return [[ow / w, 0, 0], [0, oh / h, 0]];
+    return IDENT;
+  }
+  // The size a step gives its output, as the operation's output_shape; null when the form
+  // cannot know it (sr: the model's scale; a crop without its rectangle).
+  function outputSize(op, params, [w, h]) {
+    if (op === "crop") {
+      const r = params.rect;
+      return r && r.width > 0 && r.height > 0 ? [r.width, r.height] : null;
+    }
+    if (op === "rotate") {
+      if (typeof params.angle !== "number") return null;
+      const angle = pyMod(params.angle, 360);
+      if (pyMod(angle, 180) === 90) return [h, w];
+      if (pyMod(angle, 90) === 0 || params.expand === false) return [w, h];
+      const cos = Math.abs(Math.cos((angle * Math.PI) / 180)), sin = Math.abs(Math.sin((angle * Math.PI) / 180));
+      return [Math.ceil(w * cos + h * sin), Math.ceil(w * sin + h * cos)];
+    }
+    if (op === "upscale") {
+      const s = typeof params.scale === "number" ? params.scale : 2.0;
+      return [roundHalfEven(w * s), roundHalfEven(h * s)];
+    }
+    if (op === "sr") return null;
+    return [w, h];
+  }
+  // The map from the shown input to the input of the step after `steps`, and that image's size.
+  function pipelineMap(steps, size) {
+    let m = IDENT, cur = size;
+    for (const s of steps) {
+      const out = outputSize(s.op, s.params || {}, cur);
+      if (!out) return null;
+      m = compose(stepMatrix(s.op, s.params || {}, cur, out), m);
+      cur = out;
+    }
+    return { fwd: m, inv: invert(m), size: cur, scale: Math.sqrt(Math.abs(m[0][0] * m[1][1] - m[0][1] * m[1][0])) || 1 };
+  }
+  window.workbenchGeometry = { compose, invert, stepMatrix, outputSize, pipelineMap };
+
+  // The map for the hint tool's row, from the steps before it in this form.
+  function hintMap(row) {
+    const before = rows.slice(0, rows.indexOf(row)).map((r) => ({ op: r.opSelect.value, params: r.collect() }));
+    return pipelineMap(before, [W, H]) || pipelineMap([], [W, H]);
+  }
+  // A shown-input point into the step's pixels (what is submitted), clamped to its image.
+  function toStep(map, x, y) {
+    const [u, v] = apply(map.fwd, x, y);
+    return [Math.max(0, Math.min(map.size[0] - 1, Math.round(u))), Math.max(0, Math.min(map.size[1] - 1, Math.round(v)))];
+  }
+  const toShown = (map, x, y) => apply(map.inv, x, y);
+  // A hint as it lies on the shown input (for drawing and the preview on that input).
+  function shownHint(map, h) {
+    const out = { ...h, radius: Math.round(h.radius / map.scale) };
+    if (h.points) out.points = h.points.map(([x, y]) => toShown(map, x, y).map((v) => Math.round(v * 10) / 10));
+    else [out.x, out.y] = toShown(map, h.x, h.y).map((v) => Math.round(v * 10) / 10);
+    return out;
+  }
+
   function setTool(kind, row) {
     if (!stage) return;
     tool = kind ? { kind, row } : null;
@@ -68,8 +151,12 @@
     help.textContent = kind ? TEXT[kind + "Help"] : "";
     // The stage shows the job's input: a tool used after a step that changes the geometry
     // would place its marks in the wrong pixels, so say so.
+    // Hints are converted through the earlier steps' geometry when the form knows it (crop,
+    // rotate, upscale); the other tools, and hints after an sr step, still warn.
     const before = kind ? rows.slice(0, rows.indexOf(row)).map((r) => r.opSelect.value) : [];
-    if (before.some((op) => GEOMETRY_OPS.includes(op))) help.textContent += " " + TEXT.geometryWarning;
+    const mapped = kind === "hints" && pipelineMap(rows.slice(0, rows.indexOf(row)).map((r) => ({ op: r.opSelect.value, params: r.collect() })), [W, H]);
+    if (before.some((op) => GEOMETRY_OPS.includes(op)) && !mapped) help.textContent += " " + TEXT.geometryWarning;
+    if (kind === "hints") { row.moving = false; stage.dataset.hintMap = mapped ? JSON.stringify(mapped.size) : ""; }
     if (kind === "hints") renderHintList();
     if (kind !== "rotate") stageImg.style.transform = "";
     draw();
@@ -80,7 +167,8 @@
     overlay.replaceChildren();
     const stroke = Math.max(1, unit);
     if (tool && tool.kind === "hints") {
-      const hints = tool.row.hints;
+      const map = hintMap(tool.row);
+      const hints = tool.row.hints.map((h) => shownHint(map, h));
       hints.forEach((h, i) => {
         const selected = i === tool.row.selected;
         const r = Math.max(h.radius, 4 * unit);
@@ -125,6 +213,7 @@
   function addHint(hint) {
     tool.row.hints.push(hint);
     tool.row.selected = tool.row.hints.length - 1;
+    tool.row.moving = false; // a new hint is selected (Delete removes it), arrows move the cross
     hintsChanged(tool.row);
   }
 
@@ -146,7 +235,7 @@
         CITATIONS.map((c) => el("option", { value: String(c.id), text: c.label.slice(0, 60), selected: h.citation === c.id })));
       cite.addEventListener("change", () => { if (cite.value) h.citation = parseInt(cite.value, 10); else delete h.citation; });
       const select = el("button", { type: "button", class: "secondary", text: `${i + 1}`, "aria-label": `${TEXT.select} ${i + 1}`, "aria-pressed": String(i === row.selected) });
-      select.addEventListener("click", () => { row.selected = i; renderHintList(); draw(); });
+      select.addEventListener("click", () => { row.selected = i; row.moving = true; help.textContent = TEXT.hintsHelp; renderHintList(); draw(); stage.focus({ preventScroll: true }); });
       const remove = el("button", { type: "button", class: "secondary remove-hint", text: "✕", "aria-label": `${TEXT.remove} ${i + 1}` });
       remove.addEventListener("click", () => { row.hints.splice(i, 1); row.selected = Math.min(row.selected, row.hints.length - 1); hintsChanged(row); });
       return el("li", { class: i === row.selected ? "selected" : "" }, select, el("span", { class: "where" }, el("span", { class: "swatch-small", style: `background:${h.color}` }), " ", where), color, remove, cite);
@@ -199,7 +288,7 @@
       const resp = await fetch(`/artifacts/${IMAGE.id}/hints-preview.png`, {
         method: "POST", credentials: "same-origin",
         headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json" },
-        body: JSON.stringify({ hints: tool.row.hints }),
+        body: JSON.stringify({ hints: tool.row.hints.map((h) => shownHint(hintMap(tool.row), h)) }),
       });
       if (!resp.ok) throw new Error((await resp.json()).message || resp.statusText);
       const blob = await resp.blob();
@@ -290,6 +379,30 @@
     }
   });
 
+  // ---- moving a placed hint ------------------------------------------------------------------
+  // The nearest hint under a shown-input point (within its drawn radius), or -1.
+  function hitHint(map, p) {
+    let best = -1, bestD = Infinity;
+    tool.row.hints.forEach((h, i) => {
+      const s = shownHint(map, h);
+      const reach = Math.max(s.radius, 4 * unit) + 2 * unit;
+      const pts = s.points || [[s.x, s.y]];
+      pts.forEach(([x, y]) => {
+        const d = Math.hypot(x - p.x, y - p.y);
+        if (d <= reach && d < bestD) { best = i; bestD = d; }
+      });
+    });
+    return best;
+  }
+  // Move hint `index` by (dx, dy) shown-input pixels from where it was (`shown`), converted into
+  // the step's pixels; every other field of the hint is kept as it was.
+  function moveHint({ index, map, shown }, dx, dy) {
+    const h = tool.row.hints[index];
+    if (shown.points) h.points = shown.points.map(([x, y]) => toStep(map, x + dx, y + dy));
+    else [h.x, h.y] = toStep(map, shown.x + dx, shown.y + dy);
+    hintsChanged(tool.row);
+  }
+
   // ---- pointer and keyboard on the stage -------------------------------------------------------
   let drag = null;
   stage?.addEventListener("pointerdown", (ev) => {
@@ -299,6 +412,18 @@
     const p = toImage(ev);
     drag = { start: p, last: p, points: [[p.x, p.y]], moved: false, x0: ev.clientX, angle0: tool.row.values.angle || 0 };
     cursor = { ...p, shown: false };
+    if (tool.kind === "hints") {
+      // On a placed hint: select it and drag it (not a new hint).
+      const map = hintMap(tool.row);
+      const hit = hitHint(map, p);
+      if (hit >= 0) {
+        tool.row.selected = hit;
+        tool.row.moving = true;
+        drag.hint = { index: hit, map, shown: shownHint(map, tool.row.hints[hit]) };
+        renderHintList();
+        draw();
+      }
+    }
     if (tool.kind === "mask") paintLine(p, p);
   });
   stage?.addEventListener("pointermove", (ev) => {
@@ -306,7 +431,9 @@
     const p = toImage(ev);
     if (Math.hypot(ev.clientX - drag.x0, p.y - drag.start.y) > 4) drag.moved = true;
     if (tool.kind === "mask") paintLine(drag.last, p);
-    if (tool.kind === "hints" && drag.moved) {
+    if (tool.kind === "hints" && drag.hint) {
+      if (drag.moved) moveHint(drag.hint, p.x - drag.start.x, p.y - drag.start.y);
+    } else if (tool.kind === "hints" && drag.moved) {
       const prev = drag.points[drag.points.length - 1];
       if (Math.hypot(p.x - prev[0], p.y - prev[1]) >= 2 * unit) drag.points.push([p.x, p.y]);
       overlay.querySelector("#drag-line")?.remove();
@@ -326,9 +453,12 @@
   stage?.addEventListener("pointerup", (ev) => {
     if (!drag || !tool) return;
     const p = toImage(ev);
-    if (tool.kind === "hints") {
-      if (drag.moved && drag.points.length > 1) addHint(newHint({ points: drag.points }));
-      else addHint(newHint({ x: p.x, y: p.y }));
+    if (tool.kind === "hints" && drag.hint) {
+      // a click on a hint only selects it; a drag has already moved it
+    } else if (tool.kind === "hints") {
+      const map = hintMap(tool.row);
+      if (drag.moved && drag.points.length > 1) addHint(newHint({ points: drag.points.map(([x, y]) => toStep(map, x, y)) }));
+      else { const [x, y] = toStep(map, p.x, p.y); addHint(newHint({ x, y })); }
     }
     drag = null;
   });
@@ -339,6 +469,15 @@
     if (moves[ev.key]) {
       ev.preventDefault();
       if (tool.kind === "rotate") { tool.row.setAngle((tool.row.values.angle || 0) + (ev.key === "ArrowLeft" ? 1 : ev.key === "ArrowRight" ? -1 : 0) * (ev.shiftKey ? 10 : 1)); return; }
+      const row = tool.row;
+      if (tool.kind === "hints" && row.moving && row.hints[row.selected]) {
+        // A hint picked (clicked on the image or its number in the list): arrows move it.
+        const map = hintMap(row);
+        moveHint({ index: row.selected, map, shown: shownHint(map, row.hints[row.selected]) }, moves[ev.key][0], moves[ev.key][1]);
+        const h = row.hints[row.selected];
+        help.textContent = h.points ? `${h.points[0][0]}, ${h.points[0][1]}` : `${h.x}, ${h.y}`;
+        return;
+      }
       cursor.x = Math.max(0, Math.min(W - 1, cursor.x + moves[ev.key][0]));
       cursor.y = Math.max(0, Math.min(H - 1, cursor.y + moves[ev.key][1]));
       cursor.shown = true;
@@ -346,7 +485,7 @@
       draw();
     } else if (ev.key === "Enter" || ev.key === " ") {
       ev.preventDefault();
-      if (tool.kind === "hints") addHint(newHint({ x: cursor.x, y: cursor.y }));
+      if (tool.kind === "hints") { const [x, y] = toStep(hintMap(tool.row), cursor.x, cursor.y); addHint(newHint({ x, y })); }
       if (tool.kind === "mask") paintLine(cursor, cursor);
       cursor.shown = true;
       draw();
@@ -356,6 +495,7 @@
       tool.row.selected = tool.row.hints.length - 1;
       hintsChanged(tool.row);
     } else if (ev.key === "Escape") {
+      if (tool.kind === "hints" && tool.row.moving) { tool.row.moving = false; renderHintList(); draw(); return; }
       setTool(null);
     }
   });

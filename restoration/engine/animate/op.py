@@ -137,7 +137,7 @@ class Animate(Operation):
         ParamSpec(
             "blink_duration", "float", default=0.35, minimum=0.1, maximum=1.5,
             description="seconds per blink; lengthened when needed so that no landmark moves more "
-            "than 1.8 % of the face width between frames",
+            "than 1.1 % of the face width between frames",
         ),
         ParamSpec(
             "gaze", "str", default="viewer", choices=("viewer", "keep", *[g for g in GAZE_DIRECTIONS if g != "viewer"]),
