@@ -29,7 +29,7 @@ from django.db.models.expressions import RawSQL
 
 from archive.models import Citation, Figure, Film, Note, Photo, ReferenceImage, Source
 from restoration.models import Artifact
-from restoration.selectors import LineageGraph, lineage_ancestors
+from restoration.selectors import LineageGraph, lineage_ancestors, lineage_data
 
 M = TypeVar("M", bound=Model)
 User = AbstractBaseUser | AnonymousUser | None
@@ -389,6 +389,17 @@ def visible_lineage(artifact_id: int, user: User) -> LineageGraph | None:
         return None
     try:
         return lineage_ancestors(artifact_id=artifact_id)
+    except Artifact.DoesNotExist:  # deleted in between: as if it had never been there
+        return None
+
+
+def visible_lineage_data(artifact_id: int, user: User) -> dict[str, Any] | None:
+    """``visible_lineage(...).as_dict()`` read as rows (``restoration.selectors.lineage_data``)
+    for a caller that needs only the data: the same check, None in the same cases."""
+    if not artifact_is_visible(artifact_id, user):
+        return None
+    try:
+        return lineage_data(artifact_id=artifact_id)
     except Artifact.DoesNotExist:  # deleted in between: as if it had never been there
         return None
 

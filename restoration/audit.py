@@ -7,6 +7,9 @@ one (``last_audit``) writes nothing.
 
 - ``file_missing``: the stored object of an artifact is gone.
 - ``file_changed``: its bytes no longer hash to the artifact's sha256.
+- ``frames_changed``: beside ``file_changed`` for a video (a film, a film step's output): the
+  indices of the frames (``frames``, at most 50; ``changed_count`` in all) that no longer match
+  the per-frame hash manifest recorded at ingest, or that the file no longer decodes.
 - ``record_changed``: a step's stored fields (or its input/output/citation/reference rows, or
   the record_hash of an input's generating step) no longer hash to its ``record_hash``.
 - ``chain_broken``: a link of the DAG cannot be trusted: a step used an artifact whose
@@ -53,11 +56,13 @@ from restoration.ledger import (
 )
 from restoration.models import Artifact, AuditRun, Step, StepOutput
 from restoration.selectors import LineageGraph, StepParts, load_step_parts, stored_step_record
+from restoration.services import is_video, video_frames_verify
 from restoration.storage import object_key, sha256_of_object
 
 PROBLEM_KINDS = (
     "file_missing",
     "file_changed",
+    "frames_changed",
     "record_changed",
     "chain_broken",
     "record_rewritten",
@@ -118,7 +123,52 @@ def _check_file(audit: _Audit, artifact: Artifact) -> None:
             expected=artifact.sha256,
             actual=actual,
         )
+        _check_frames(audit, artifact)
     audit.tick()
+
+
+def _check_frames(audit: _Audit, artifact: Artifact) -> None:
+    """A video whose file changed: decode it and name the frames that no longer match the
+    per-frame manifest recorded at ingest (``frames_changed``), or say that it no longer
+    decodes. A file whose frames all still match (re-muxed) has only ``file_changed``."""
+    if not is_video(artifact) or not (artifact.info or {}).get("manifest_sha256"):
+        return
+    try:
+        report = video_frames_verify(artifact)
+    except (OSError, ValueError) as exc:  # the manifest itself is gone or unreadable
+        audit.add(
+            "frames_changed",
+            f"artifact {artifact.pk}: the frames cannot be compared: its per-frame manifest "
+            f"cannot be read ({exc})",
+            artifact=artifact.pk,
+            frames=None,
+        )
+        return
+    if report["ok"]:
+        return
+    parts = []
+    if report["changed_count"]:
+        named = ", ".join(map(str, report["changed"]))
+        more = report["changed_count"] - len(report["changed"])
+        parts.append(
+            f"{report['changed_count']} of {report['expected_frames']} frames differ from the "
+            f"per-frame manifest recorded at ingest: frame(s) {named}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    if report["problem"]:
+        parts.append(f"the stored video no longer decodes ({report['problem']})")
+    elif report["frames"] != report["expected_frames"]:
+        parts.append(f"{report['frames']} frames decoded")
+    detail = "; ".join(parts)
+    audit.add(
+        "frames_changed",
+        f"artifact {artifact.pk}: {detail}",
+        artifact=artifact.pk,
+        frames=report["changed"],
+        changed_count=report["changed_count"],
+        expected=report["expected_frames"],
+        actual=report["frames"],
+    )
 
 
 def _check_step(

@@ -1004,7 +1004,8 @@ def video_frames_verify(artifact: Artifact, *, max_named: int = 50) -> dict[str,
     """Decode a video artifact's stored file and compare every frame with its recorded
     manifest: where ``verify`` says the file changed, this names the frames that did.
     ``{"ok", "frames", "expected_frames", "changed": [frame indices, at most max_named],
-    "changed_count"}``; a file that no longer decodes is reported as such."""
+    "changed_count"}`` (frames the file no longer has are among the changed); a file that no
+    longer decodes is reported as such."""
     from restoration.engine.video import VideoRejected, frame_md5, read_frames
 
     expected = video_manifest(artifact)
@@ -1025,12 +1026,14 @@ def video_frames_verify(artifact: Artifact, *, max_named: int = 50) -> dict[str,
                     changed.append(index)
     except (VideoRejected, FileNotFoundError) as exc:
         problem = str(exc)
-    changed_count = len(changed) + max(0, len(expected) - count)
+    missing = max(0, len(expected) - count)  # frames gone (a cut file) count as changed
+    changed_count = len(changed) + missing
+    named = changed[:max_named] + list(range(count, count + min(missing, max_named)))
     return {
         "ok": not problem and changed_count == 0 and count == len(expected),
         "frames": count,
         "expected_frames": len(expected),
-        "changed": changed[:max_named],
+        "changed": named[:max_named],
         "changed_count": changed_count,
         "problem": problem,
     }

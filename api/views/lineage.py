@@ -32,6 +32,7 @@ from access.visibility import (
     visible_artifact,
     visible_artifacts,
     visible_lineage,
+    visible_lineage_data,
     visible_steps,
 )
 from api import filters
@@ -143,7 +144,11 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(summary="The ancestor lineage back to the masters", responses=LineageSerializer)
     @action(detail=True, methods=["get"])
     def lineage(self, request: Request, pk: str | None = None) -> Response:
-        return Response(self._visible_lineage().as_dict())
+        # only data: read as rows, no model instances (issue 16); the same answer as as_dict()
+        data = visible_lineage_data(int(self.kwargs["pk"]), request.user)
+        if data is None:
+            raise exceptions.NotFound()
+        return Response(data)
 
     @extend_schema(
         summary="The lineage as W3C PROV",

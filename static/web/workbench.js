@@ -117,6 +117,7 @@
     }
     return { fwd: m, inv: invert(m), size: cur, scale: Math.sqrt(Math.abs(m[0][0] * m[1][1] - m[0][1] * m[1][0])) || 1 };
   }
+  const isIdentity = (m) => m.flat().every((v, i) => Math.abs(v - IDENT.flat()[i]) < 1e-12);
   window.workbenchGeometry = { compose, invert, stepMatrix, outputSize, pipelineMap };
 
   // The map for the hint tool's row, from the steps before it in this form.
@@ -138,6 +139,15 @@
     return out;
   }
 
+  // The preview runs on the shown input: whole pixels inside it.
+  function previewHint(h) {
+    const px = ([x, y]) => [Math.max(0, Math.min(W - 1, Math.round(x))), Math.max(0, Math.min(H - 1, Math.round(y)))];
+    const out = { ...h };
+    if (h.points) out.points = h.points.map(px);
+    else [out.x, out.y] = px([h.x, h.y]);
+    return out;
+  }
+
   function setTool(kind, row) {
     if (!stage) return;
     tool = kind ? { kind, row } : null;
@@ -156,7 +166,11 @@
     const before = kind ? rows.slice(0, rows.indexOf(row)).map((r) => r.opSelect.value) : [];
     const mapped = kind === "hints" && pipelineMap(rows.slice(0, rows.indexOf(row)).map((r) => ({ op: r.opSelect.value, params: r.collect() })), [W, H]);
     if (before.some((op) => GEOMETRY_OPS.includes(op)) && !mapped) help.textContent += " " + TEXT.geometryWarning;
-    if (kind === "hints") { row.moving = false; stage.dataset.hintMap = mapped ? JSON.stringify(mapped.size) : ""; }
+    if (kind === "hints") {
+      row.moving = false;
+      stage.dataset.hintMap = mapped ? JSON.stringify(mapped.size) : "";
+      if (mapped && !isIdentity(mapped.fwd)) help.textContent += " " + fmt(TEXT.hintsMapped, { w: mapped.size[0], h: mapped.size[1] });
+    }
     if (kind === "hints") renderHintList();
     if (kind !== "rotate") stageImg.style.transform = "";
     draw();
@@ -169,6 +183,12 @@
     if (tool && tool.kind === "hints") {
       const map = hintMap(tool.row);
       const hints = tool.row.hints.map((h) => shownHint(map, h));
+      if (!isIdentity(map.fwd)) {
+        // The image the step receives, outlined on the shown input (after a crop, rotation...).
+        const [ow, oh] = map.size;
+        const corners = [[0, 0], [ow, 0], [ow, oh], [0, oh]].map(([x, y]) => toShown(map, x, y).join(","));
+        overlay.append(svg("polygon", { points: corners.join(" "), fill: "none", stroke: "#f5a623", "stroke-width": 2 * stroke, "stroke-dasharray": `${6 * unit} ${4 * unit}`, id: "hint-target" }));
+      }
       hints.forEach((h, i) => {
         const selected = i === tool.row.selected;
         const r = Math.max(h.radius, 4 * unit);
@@ -237,7 +257,7 @@
       const select = el("button", { type: "button", class: "secondary", text: `${i + 1}`, "aria-label": `${TEXT.select} ${i + 1}`, "aria-pressed": String(i === row.selected) });
       select.addEventListener("click", () => { row.selected = i; row.moving = true; help.textContent = TEXT.hintsHelp; renderHintList(); draw(); stage.focus({ preventScroll: true }); });
       const remove = el("button", { type: "button", class: "secondary remove-hint", text: "✕", "aria-label": `${TEXT.remove} ${i + 1}` });
-      remove.addEventListener("click", () => { row.hints.splice(i, 1); row.selected = Math.min(row.selected, row.hints.length - 1); hintsChanged(row); });
+      remove.addEventListener("click", () => { row.hints.splice(i, 1); row.moving = false; row.selected = Math.min(row.selected, row.hints.length - 1); hintsChanged(row); });
       return el("li", { class: i === row.selected ? "selected" : "" }, select, el("span", { class: "where" }, el("span", { class: "swatch-small", style: `background:${h.color}` }), " ", where), color, remove, cite);
     }));
   }
@@ -288,7 +308,7 @@
       const resp = await fetch(`/artifacts/${IMAGE.id}/hints-preview.png`, {
         method: "POST", credentials: "same-origin",
         headers: { "X-CSRFToken": csrf(), "Content-Type": "application/json" },
-        body: JSON.stringify({ hints: tool.row.hints.map((h) => shownHint(hintMap(tool.row), h)) }),
+        body: JSON.stringify({ hints: tool.row.hints.map((h) => previewHint(shownHint(hintMap(tool.row), h))) }),
       });
       if (!resp.ok) throw new Error((await resp.json()).message || resp.statusText);
       const blob = await resp.blob();
@@ -493,6 +513,7 @@
       ev.preventDefault();
       tool.row.hints.splice(tool.row.selected, 1);
       tool.row.selected = tool.row.hints.length - 1;
+      tool.row.moving = false;
       hintsChanged(tool.row);
     } else if (ev.key === "Escape") {
       if (tool.kind === "hints" && tool.row.moving) { tool.row.moving = false; renderHintList(); draw(); return; }

@@ -31,10 +31,12 @@ def test_two_workers_on_s3_one_killed_mid_step_lose_nothing(make_stack):  # noqa
     _need("PostgreSQL", "127.0.0.1", 5432)
     _need("Redis", "127.0.0.1", 6379)
     stack = make_stack(REDIS)
+    # The jobs are queued before any worker starts: seeding uploads every input to S3, and with
+    # workers already running they could finish every job before the first poll.
+    n_jobs = 24
+    ids = stack.harness("seed", "--jobs", str(n_jobs), "--size", "256", "--seed", "5000")["jobs"]
     victim = stack.worker(log="a.log")
     stack.worker(log="b.log")
-    n_jobs = 12
-    ids = stack.harness("seed", "--jobs", str(n_jobs), "--size", "128", "--seed", "5000")["jobs"]
     stack.wait_until(
         lambda: stack.counts().get("succeeded", 0) >= 2 and stack.running_mid_step(),
         timeout=60,

@@ -127,7 +127,7 @@ def test_a_step_over_the_memory_budget_fails_its_job(user, master, sent, setting
 def test_cancel_of_a_running_job_takes_effect_within_two_seconds(user, master, sent, settings):
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memory"):
         pytest.skip("the monitor thread needs a database other threads can share (PostgreSQL)")
-    settings.JOB_LEASE_SECONDS = 4  # the monitor polls the cancel flag every second
+    settings.JOB_LEASE_SECONDS = 4  # the monitor polls the cancel flag every half second
     job = _job(user, master, [{"op": "test_sleep", "params": {"seconds": 300}}])
     outcome: list[str] = []
     thread = threading.Thread(
