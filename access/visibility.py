@@ -150,6 +150,21 @@ def visible_citations(
     return queryset.exclude(_citation_hidden_q(only=target))
 
 
+def visible_records(queryset: QuerySet[M], user: User) -> QuerySet[M]:
+    """The rows of ``queryset`` that ``user`` may see, by the rule of its catalogue model (for
+    callers holding a model chosen at run time, e.g. a citation's target)."""
+    rules: dict[type[Model], Any] = {
+        Figure: visible_figures,
+        Photo: visible_photos,
+        Film: visible_films,
+        Source: visible_sources,
+        Note: visible_notes,
+        ReferenceImage: visible_references,
+        Citation: visible_citations,
+    }
+    return rules[queryset.model](queryset, user)
+
+
 def _record_hidden_q(model: type[Model]) -> Q:
     """When a record a citation is attached to is hidden (beyond the citation's own flag and
     source): the record's own flag or what it hangs off, as in ``_HIDDEN_TARGETS``."""

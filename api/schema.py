@@ -64,7 +64,9 @@ class ArchiveAutoSchema(AutoSchema):
         # Any request can be bad input (even a query string with a NUL character).
         codes = ["400", "401", "403", "404"]
         method = self.method.upper()
-        codes.extend(getattr(view, "extra_error_codes", {}).get(getattr(view, "action", None), ()))
+        # Keyed by the viewset action, or by the method for a plain APIView ("get").
+        action = getattr(view, "action", None) or self.method.lower()
+        codes.extend(getattr(view, "extra_error_codes", {}).get(action, ()))
         if method == "DELETE":
             codes.append("409")
         return sorted(set(codes))

@@ -228,15 +228,7 @@ class CitationSerializer(serializers.ModelSerializer):
 
 
 def _visible_for_model(model: type[Model], user: Any) -> QuerySet[Model]:
-    rule = {
-        Figure: visibility.visible_figures,
-        Photo: visibility.visible_photos,
-        Source: visibility.visible_sources,
-        Note: visibility.visible_notes,
-        ReferenceImage: visibility.visible_references,
-        Citation: visibility.visible_citations,
-    }[model]
-    return rule(model._default_manager.all(), user)
+    return visibility.visible_records(model._default_manager.all(), user)
 
 
 _TARGET_NAMES = {m._meta.model_name: n for n, m in visibility.citation_target_models().items()}
@@ -621,7 +613,7 @@ class ModelWeightsSerializer(serializers.ModelSerializer):
 class OperationSerializer(serializers.Serializer):
     name = serializers.CharField()
     version = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["classical", "ai"])
+    kind = serializers.ChoiceField(choices=["classical", "ai", "synthetic"])
     description = serializers.CharField()
     params_schema = serializers.DictField(
         child=serializers.JSONField(), help_text="JSON schema of `params`"

@@ -23,7 +23,6 @@ router.register("steps", lineage.StepViewSet, basename="step")
 router.register("jobs", jobs.JobViewSet, basename="job")
 router.register("operations", jobs.OperationsView, basename="operation")
 router.register("models", jobs.ModelWeightsViewSet, basename="model")
-router.register("search", search_views.SearchView, basename="search")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -48,6 +47,7 @@ urlpatterns = [
     # Issue 15: a photo's lineage as a zipped BagIt bag.
     path("photos/<int:pk>/bag/", PhotoBagView.as_view(), name="photo-bag"),
     path("prov/context.jsonld", evidence.ProvContextView.as_view(), name="prov-context"),
+    path("search/", search_views.SearchView.as_view(), name="search"),
     path(
         "artifacts/<int:pk>/bundle/", evidence.ArtifactBundleView.as_view(), name="artifact-bundle"
     ),

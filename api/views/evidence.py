@@ -121,6 +121,8 @@ class StepProofView(_Base):
     """An inclusion proof of the step's record in the transparency log, against the latest
     signed checkpoint that covers it (RFC 9162 audit path, hex hashes)."""
 
+    extra_error_codes = {"get": ("409",)}  # not_checkpointed
+
     @extend_schema(summary="Inclusion proof of a step", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         step = self._visible_step(pk)
@@ -130,6 +132,8 @@ class StepProofView(_Base):
 class RevisionProofView(_Base):
     """An inclusion proof of a catalogue revision's record (seen with its record), against the
     latest signed checkpoint that covers it; 409 ``not_checkpointed`` until one does."""
+
+    extra_error_codes = {"get": ("409",)}  # not_checkpointed
 
     @extend_schema(summary="Inclusion proof of a revision", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
@@ -144,6 +148,8 @@ class RevisionProofView(_Base):
 class AuditProofView(_Base):
     """An inclusion proof of a verify run's record (a run of one artifact's lineage is seen
     with that artifact; a run over the whole archive by those who see restricted records)."""
+
+    extra_error_codes = {"get": ("409",)}  # not_checkpointed
 
     @extend_schema(summary="Inclusion proof of an audit run", responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
@@ -210,7 +216,10 @@ class ProvContextView(_Base):
     permission_classes: list[Any] = []
     authentication_classes: list[Any] = []
 
-    @extend_schema(summary="PROV-JSON-LD context", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="PROV-JSON-LD context",
+        responses={(200, "application/ld+json"): OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         from restoration.exports.prov import jsonld_context
 
@@ -246,6 +255,8 @@ class ArtifactBundleView(_Base):
     """An artifact's lineage with the latest signed checkpoint and an inclusion proof for each
     step: what ``scripts/check_lineage.py`` checks with the public key and no database.
     ``?since=N`` adds a consistency proof from an earlier (published) checkpoint of size N."""
+
+    extra_error_codes = {"get": ("409",)}  # not_checkpointed
 
     @extend_schema(
         summary="Lineage with log proofs (for the stand-alone checker)",

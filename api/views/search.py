@@ -6,9 +6,10 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers, viewsets
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from api.base import ApiViewMixin
 from archive import search
@@ -92,7 +93,7 @@ _RESULTS = inline_serializer(
 )
 
 
-class SearchView(ApiViewMixin, viewsets.ViewSet):
+class SearchView(ApiViewMixin, APIView):
     """One search over the archive: figures, photos, films, sources, citations and notes."""
 
     pagination_class = None
@@ -116,7 +117,7 @@ class SearchView(ApiViewMixin, viewsets.ViewSet):
         ],
         responses=_RESULTS,
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
         query = (request.query_params.get("q") or "").strip()
         if not query:
             raise exceptions.ValidationError({"q": ["give a query, e.g. ?q=Li Dazhao"]})
