@@ -114,7 +114,6 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
     from .registry import get_operation
     from .types import (
         BadInputError,
-        Cancelled,
         OpInputs,
         ParamError,
         RunContext,
@@ -142,29 +141,8 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
         result = op.run(
             OpInputs(image=image, extra=message.get("extra") or {}), message["params"], ctx
         )
-    except (BadInputError, ParamError, UnavailableError) as exc:
-        ipc.send(out, {"kind": "error", "error": "input", "message": str(exc)})
-        return True
-    except Cancelled as exc:
-        ipc.send(out, {"kind": "error", "error": "cancelled", "message": str(exc)})
-        return True
-    except MemoryError as exc:
-        _send_memory_error(out, exc)
-        return False
-    except Exception as exc:
-        if _is_allocation_failure(exc):
-            _send_memory_error(out, exc)
-            return False
-        ipc.send(
-            out,
-            {
-                "kind": "error",
-                "error": "engine",
-                "message": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(limit=20),
-            },
-        )
-        return True
+    except Exception as exc:  # every failure becomes a reply (see _send_failure)
+        return _send_failure(out, exc, (BadInputError, ParamError, UnavailableError))
     ipc.send(
         out,
         {
@@ -190,7 +168,7 @@ def run_film_request(message: dict[str, Any], out: BinaryIO) -> bool:
     this process (``film_run``), only progress and small results cross the pipe. Returns
     False when the process should exit (after a memory error)."""
     from . import film_run
-    from .types import BadInputError, Cancelled, ParamError, UnavailableError
+    from .types import BadInputError, ParamError, UnavailableError
     from .video import VideoRejected
 
     last = [0.0]
@@ -246,29 +224,8 @@ def run_film_request(message: dict[str, Any], out: BinaryIO) -> bool:
         else:
             summary, strip = film_run.film_change_summary(**message["args"])
             reply = {"kind": "summary", "summary": summary, "strip": strip}
-    except (BadInputError, ParamError, UnavailableError, VideoRejected) as exc:
-        ipc.send(out, {"kind": "error", "error": "input", "message": str(exc)})
-        return True
-    except Cancelled as exc:
-        ipc.send(out, {"kind": "error", "error": "cancelled", "message": str(exc)})
-        return True
-    except MemoryError as exc:
-        _send_memory_error(out, exc)
-        return False
-    except Exception as exc:
-        if _is_allocation_failure(exc):
-            _send_memory_error(out, exc)
-            return False
-        ipc.send(
-            out,
-            {
-                "kind": "error",
-                "error": "engine",
-                "message": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(limit=20),
-            },
-        )
-        return True
+    except Exception as exc:  # every failure becomes a reply (see _send_failure)
+        return _send_failure(out, exc, (BadInputError, ParamError, UnavailableError, VideoRejected))
     ipc.send(out, reply)
     return True
 
@@ -286,6 +243,32 @@ def send_summary(before: Any, after: Any, out: BinaryIO) -> None:
     except Exception as exc:  # MemoryError included
         print(f"change summary failed: {exc!r}", file=sys.stderr)
     ipc.send(out, {"kind": "summary", "summary": summary})
+
+
+def _send_failure(out: BinaryIO, exc: Exception, input_errors: tuple[type[Exception], ...]) -> bool:
+    """Reply with what went wrong; called from an ``except`` block. Returns whether this
+    worker may take another request: not after running out of memory (its heap is suspect)."""
+    from .types import Cancelled
+
+    if isinstance(exc, input_errors):
+        ipc.send(out, {"kind": "error", "error": "input", "message": str(exc)})
+        return True
+    if isinstance(exc, Cancelled):
+        ipc.send(out, {"kind": "error", "error": "cancelled", "message": str(exc)})
+        return True
+    if isinstance(exc, MemoryError) or _is_allocation_failure(exc):
+        _send_memory_error(out, exc)
+        return False
+    ipc.send(
+        out,
+        {
+            "kind": "error",
+            "error": "engine",
+            "message": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=20),
+        },
+    )
+    return True
 
 
 def _send_memory_error(out: BinaryIO, exc: BaseException) -> None:
