@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from archive.dates import edtf_bounds
 from archive.models import Figure, Film
+from archive.services import catalogue_fields_checked
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
 from restoration.services import video_ingest, video_ingest_sequence
@@ -44,23 +43,13 @@ class FilmIngestResult:
 def _checked(metadata: dict[str, Any]) -> dict[str, Any]:
     from restoration.engine.video import fraction_text, parse_fps
 
-    unknown = sorted(set(metadata) - set(FILM_FIELDS))
-    if unknown:
-        raise ImageRejected(
-            f"unknown film field(s): {', '.join(unknown)}; allowed: {', '.join(FILM_FIELDS)}",
-            code="unknown_field",
-        )
-    carrier = metadata.get("carrier")
-    if carrier and carrier not in Film.Carrier.values:
-        raise ImageRejected(
-            f"carrier {carrier!r} is not one of {', '.join(Film.Carrier.values)}",
-            code="invalid_field",
-        )
-    if metadata.get("date"):
-        try:
-            edtf_bounds(str(metadata["date"]))
-        except ValidationError as exc:
-            raise ImageRejected(f"date: {exc.messages[0]}", code="invalid_field") from exc
+    catalogue_fields_checked(
+        metadata,
+        kind="film",
+        allowed=FILM_FIELDS,
+        carriers=Film.Carrier.values,
+        date_label="date: ",
+    )
     if metadata.get("original_fps") not in (None, ""):
         try:
             metadata["original_fps"] = fraction_text(parse_fps(metadata["original_fps"]))

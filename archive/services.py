@@ -95,16 +95,32 @@ def photo_ingest(
 
 
 def _checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(metadata) - set(PHOTO_FIELDS))
+    return catalogue_fields_checked(
+        metadata, kind="photo", allowed=PHOTO_FIELDS, carriers=Photo.Carrier.values
+    )
+
+
+def catalogue_fields_checked(
+    metadata: dict[str, Any],
+    *,
+    kind: str,
+    allowed: Sequence[str],
+    carriers: Sequence[str],
+    date_label: str = "",
+) -> dict[str, Any]:
+    """The checks every catalogued original's metadata passes at ingest (photos and films):
+    known fields only, a known carrier, an EDTF date. ``date_label`` prefixes the date's
+    message ("date: ...") where the caller names the field."""
+    unknown = sorted(set(metadata) - set(allowed))
     if unknown:
         raise ImageRejected(
-            f"unknown photo field(s): {', '.join(unknown)}; allowed: {', '.join(PHOTO_FIELDS)}",
+            f"unknown {kind} field(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}",
             code="unknown_field",
         )
     carrier = metadata.get("carrier")
-    if carrier and carrier not in Photo.Carrier.values:
+    if carrier and carrier not in carriers:
         raise ImageRejected(
-            f"carrier {carrier!r} is not one of {', '.join(Photo.Carrier.values)}",
+            f"carrier {carrier!r} is not one of {', '.join(carriers)}",
             code="invalid_field",
         )
     if metadata.get("date"):
@@ -115,7 +131,7 @@ def _checked_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         try:
             edtf_bounds(str(metadata["date"]))
         except ValidationError as exc:
-            raise ImageRejected(exc.messages[0], code="invalid_field") from exc
+            raise ImageRejected(date_label + exc.messages[0], code="invalid_field") from exc
     return metadata
 
 
