@@ -15,6 +15,7 @@ from access import visibility
 from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceImage, Source
 from archive.services import PHOTO_FIELDS
 from restoration.models import Artifact, Job, JobEvent, ModelWeights, Step
+from restoration.selectors import identity_faces, identity_method
 
 
 def _user(serializer: serializers.Field | serializers.Serializer) -> Any:
@@ -454,6 +455,13 @@ class StepSerializer(serializers.ModelSerializer):
     outputs = serializers.SerializerMethodField()
     citations = serializers.SerializerMethodField()
     references = serializers.SerializerMethodField()
+    identity = serializers.SerializerMethodField(
+        help_text="one entry per face of the input: box_in, box_out, distance, verdict "
+        "(same, uncertain, different, unmeasured) and, where it applies, reason"
+    )
+    identity_check = serializers.SerializerMethodField(
+        help_text="how identity was measured: method, model sha256s, thresholds (or error)"
+    )
 
     class Meta:
         model = Step
@@ -481,7 +489,20 @@ class StepSerializer(serializers.ModelSerializer):
             "job",
             "job_index",
             "record_hash",
+            "identity",
+            "identity_verdict",
+            "identity_check",
         ]
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
+    )
+    def get_identity(self, obj: Step) -> list[dict[str, Any]]:
+        return identity_faces(obj.identity)
+
+    @extend_schema_field(serializers.DictField(child=serializers.JSONField()))
+    def get_identity_check(self, obj: Step) -> dict[str, Any]:
+        return identity_method(obj.identity)
 
     @extend_schema_field(
         serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
@@ -653,3 +674,25 @@ class ManualStepSerializer(serializers.Serializer):
         child=visible_pk(ReferenceImage, visibility.visible_references), required=False
     )
     on_behalf_of = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class PhotoApproveSerializer(serializers.Serializer):
+    """``POST photos/{id}/approve/``: the curator's choice of restoration (null withdraws it)."""
+
+    artifact = serializers.IntegerField(allow_null=True, min_value=1, max_value=2**63 - 1)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=10_000, default="")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10_000,
+        default="",
+        help_text="required when a step that made the artifact judged a face 'different'",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["unknown field"] for name in sorted(unknown)}
+            )
+        return attrs

@@ -285,6 +285,9 @@ class Photo(Restrictable):
         related_name="+",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    # Issue 22: a restoration with a step judged "different person" is approved only with the
+    # curator's written reason (kept here, so the revision of the approval records it).
+    approved_identity_reason = models.TextField(_("reason for approving a changed face"), blank=True)
     # Folded search key (archive.folding; kept up to date by archive.search on every save).
     search_key = models.TextField(blank=True, default="", editable=False)
 

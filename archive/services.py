@@ -435,15 +435,19 @@ def photo_approve(
     artifact: Artifact | None,
     user: AbstractBaseUser | None,
     note: str = "",
+    reason: str = "",
 ) -> Photo:
     """Mark ``artifact`` as the photo's approved restoration, with the curator's note; ``None``
     clears the choice. Only an image made from this photo's master (or the master itself) may
-    be approved: anything else raises ``ValidationError`` on ``approved_artifact``."""
+    be approved: anything else raises ``ValidationError`` on ``approved_artifact``. An artifact
+    made by a step that judged a face "different person" needs the curator's written
+    ``reason`` (``ValidationError`` on ``reason`` naming the steps); the reason is part of the
+    approval's revision."""
     import datetime as dt
 
     from django.core.exceptions import ValidationError
 
-    from restoration.selectors import lineage_descendants
+    from restoration.selectors import changed_face_steps, lineage_descendants
 
     with transaction.atomic():
         if artifact is not None:
@@ -459,10 +463,24 @@ def photo_approve(
                         ]
                     }
                 )
+        reason = (reason or "").strip()
+        changed = changed_face_steps(artifact_id=artifact.pk) if artifact is not None else []
+        if changed and not reason:
+            named = ", ".join(f"step {s.pk} ({s.operation})" for s in changed)
+            raise ValidationError(
+                {
+                    "reason": [
+                        f"artifact {artifact.pk if artifact else ''} was made by a step that "
+                        f"judged a face to be a different person ({named}): approving it needs "
+                        "a written reason"
+                    ]
+                }
+            )
         before = _locked_state(photo)
         approver = user if user is not None and user.pk else None
         fields: dict[str, Any] = {
             "approved_artifact": artifact,
+            "approved_identity_reason": reason if changed else "",
             "approved_note": (note or "").strip() if artifact is not None else "",
             "approved_by": approver if artifact is not None else None,
             "approved_at": dt.datetime.now(dt.UTC) if artifact is not None else None,

@@ -280,6 +280,14 @@ ARCHIVE_ENGINE_WORKERS = env_int("ARCHIVE_ENGINE_WORKERS", DRAMATIQ_WORKER_THREA
 # predicted above it is refused before decoding (413), others wait their turn, so two
 # decompression bombs queue instead of adding up.
 ARCHIVE_DECODE_MEMORY_MB = env_int("ARCHIVE_DECODE_MEMORY_MB", 3072)
+# Faces (docs/identity.md): every step whose input shows faces records an identity check per
+# face (ARCHIVE_IDENTITY_CHECK=0 records none: say why in the archive's policy); every still is
+# indexed by face in the background for "faces that may be this person" (ARCHIVE_FACE_INDEX=0
+# turns indexing and face search off, e.g. where biometric processing needs a legal basis).
+ARCHIVE_IDENTITY_CHECK = env_bool("ARCHIVE_IDENTITY_CHECK", True)
+ARCHIVE_FACE_INDEX = env_bool("ARCHIVE_FACE_INDEX", True)
+# Frames of a video step compared with its input's faces (evenly spaced, ends included).
+ARCHIVE_IDENTITY_VIDEO_SAMPLES = env_int("ARCHIVE_IDENTITY_VIDEO_SAMPLES", 6)
 _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",

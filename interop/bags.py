@@ -51,6 +51,7 @@ from django.utils.dateparse import parse_datetime
 from archive.models import Figure, Photo
 from interop.dublincore import dc_xml, photo_dc
 from interop.models import BagImport, ImportedEvidence
+from restoration.engine.identity import worst_verdict
 from restoration.hashing import canonical_json
 from restoration.models import Artifact, ModelWeights, Step, StepInput, StepOutput
 from restoration.selectors import lineage_descendants
@@ -808,6 +809,8 @@ def _step_from_record(rec: dict[str, Any], rhash: str) -> Step:
         change_summary=rec["change_summary"],
         record_version=rec["record_version"],
         evidence=rec.get("evidence") or {},
+        identity=rec.get("identity") or {},
+        identity_verdict=worst_verdict(rec.get("identity")) or "",
         record_hash=rhash,
     )
     return step

@@ -18,7 +18,7 @@ import numpy as np
 from django.conf import settings
 
 from restoration.executor import OperationCancelled, OperationFailed, run_film_message
-from restoration.jobstate import now
+from restoration.jobstate import identity_samples, now
 from restoration.models import Artifact, Job, Step
 from restoration.services import (
     NewInput,
@@ -121,6 +121,8 @@ def run_animate_step(
                     "output_path": str(clip),
                     "params": params,
                     "seed": job.seed,
+                    # frames sampled for the identity check (0: none)
+                    "identity": identity_samples(),
                 },
                 report=report,
                 should_cancel=should_stop,
@@ -158,6 +160,7 @@ def run_animate_step(
             device="cpu",
             seed=job.seed,
             run_record=record,
+            identity=reply.get("identity"),
             job_id=job.pk,
             job_index=index,
         )

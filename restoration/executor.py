@@ -58,6 +58,7 @@ class OpRequest:
     device: str = ""  # empty: the worker decides (CUDA for AI operations when present)
     models: Mapping[str, ModelRef] = field(default_factory=dict)
     mtcnn_dir: Path | None = None
+    identity: bool = False  # also check the faces' identity after the result (see summary)
 
     def message(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class OpRequest:
             "device": self.device,
             "models": dict(self.models),
             "mtcnn_dir": self.mtcnn_dir,
+            "identity": self.identity,
         }
 
 
@@ -232,11 +234,15 @@ class WorkerPool:
         for worker in idle:
             worker.kill()
 
-    def summarize(self, before: np.ndarray, after: np.ndarray, watch: Watch) -> dict[str, Any]:
-        """The change summary of ``after`` against ``before``, computed in a worker."""
-        run = self._start({"kind": "summary", "before": before, "after": after}, watch)
+    def summarize(
+        self, before: np.ndarray, after: np.ndarray, watch: Watch, *, identity: bool = False
+    ) -> Measured:
+        """The change summary of ``after`` against ``before`` (and, with ``identity``, the
+        faces' identity check), computed in a worker."""
+        message = {"kind": "summary", "before": before, "after": after, "identity": identity}
+        run = self._start(message, watch)
         summary: dict[str, Any] = run.wait_for("summary")
-        return summary
+        return Measured(summary, run.identity)
 
     def run(self, request: OpRequest, watch: Watch) -> EngineRun:
         """Start ``request`` on a worker and wait for its result (not for the summary, which
@@ -265,6 +271,15 @@ class RunResult:
     device: str
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What the worker measured of a step's output against its input: the change summary and
+    the faces' identity check (None when not asked; ``{"error": ...}`` when it failed)."""
+
+    summary: dict[str, Any]
+    identity: dict[str, Any] | None = None
+
+
 class EngineRun:
     """One operation in flight on one worker."""
 
@@ -273,6 +288,7 @@ class EngineRun:
         self.worker = worker
         self.watch = watch
         self.result: RunResult | None = None
+        self.identity: dict[str, Any] | None = None  # set with the summary, when asked
         self._done = False
 
     def wait_for(self, kind: str) -> Any:
@@ -311,6 +327,7 @@ class EngineRun:
                 )
             elif got == kind == "summary":
                 self._end(kill=False)
+                self.identity = message.get("identity")
                 return message.get("summary") or {}
 
     def summary(self) -> dict[str, Any]:
@@ -415,10 +432,11 @@ def close_pools() -> None:
 
 
 def change_summary(
-    before: np.ndarray, after: np.ndarray, *, time_limit_s: float = 600.0
-) -> dict[str, Any]:
-    """The lineage's change summary, computed in an engine worker (it is engine code and works
-    on whole images: it must not run in the web server's process). Raises ``OperationFailed``."""
+    before: np.ndarray, after: np.ndarray, *, time_limit_s: float = 600.0, identity: bool = False
+) -> Measured:
+    """The lineage's change summary (and, with ``identity``, the identity check), computed in
+    an engine worker (it is engine code and works on whole images: it must not run in the web
+    server's process). Raises ``OperationFailed``."""
     pool = default_pool()
     watch = Watch(
         report=lambda fraction: None,
@@ -426,7 +444,7 @@ def change_summary(
         limit_s=time_limit_s,
         budget_mb=pool.memory_mb,
     )
-    return pool.summarize(before, after, watch)
+    return pool.summarize(before, after, watch, identity=identity)
 
 
 def run_operation(

@@ -42,7 +42,7 @@ from django.db.models import F, Q
 
 from restoration.engine.film_run import plan_chunks
 from restoration.executor import OperationCancelled, OperationFailed, run_film_message
-from restoration.jobstate import now
+from restoration.jobstate import identity_samples, now
 from restoration.models import Artifact, FilmChunk, Job, ModelWeights, Step
 from restoration.services import (
     NewInput,
@@ -663,7 +663,7 @@ def _join_and_record(
             outputs.append(output)
             analysis = op.merge_analysis([r.get("analysis") or {} for r in results])
             dropped = analysis.get("dropped")
-            change, strip = _summary(
+            change, strip, identity = _summary(
                 source,
                 str(input_path),
                 joined,
@@ -731,6 +731,7 @@ def _join_and_record(
             citation_ids=citation_ids,
             run_record=record,
             change_summary=change,
+            identity=identity,
             job_id=job.pk,
             job_index=index,
         )
@@ -793,7 +794,8 @@ def _summary(
     output: Any,
     should_stop: Callable[[], bool],
     dropped: list[int] | None = None,
-) -> tuple[dict[str, Any], bytes | None]:
+) -> tuple[dict[str, Any], bytes | None, dict[str, Any] | None]:
+    """The change summary, the strip of before/after thumbnails and the identity check."""
     try:
         reply = run_film_message(
             {
@@ -807,6 +809,8 @@ def _summary(
                     "out_count": int(output.frame_count or 0),
                     "dropped": dropped,
                 },
+                # frames sampled for the identity check (0: none)
+                "identity": identity_samples(),
             },
             report=lambda fraction: None,
             should_cancel=should_stop,
@@ -816,8 +820,8 @@ def _summary(
         raise FilmStepCancelled(str(exc)) from exc
     except OperationFailed:
         logger.warning("film change summary failed", exc_info=True)
-        return {}, None
-    return dict(reply.get("summary") or {}), reply.get("strip")
+        return {}, None, None
+    return dict(reply.get("summary") or {}), reply.get("strip"), reply.get("identity")
 
 
 def _cleanup_chunks(chunks: list[FilmChunk]) -> None:

@@ -8,6 +8,11 @@ RECORD VERSION 2 (issue 11): a step's record also holds ``evidence``, a snapshot
 citation (with its source) and reference image the step relied on, taken in the transaction
 that wrote the step. A version 1 record (written before) is rebuilt and verified under its own
 rule, without that key: each step stores the version it was hashed under.
+
+RECORD VERSION 3 (issue 22): a step's record also holds ``identity``, the identity check of the
+faces its input shows (engine/identity.py: per face the boxes in input and output, the embedding
+distance and the verdict, with the method, the model files' sha256 and the thresholds' version).
+Version 1 and 2 records keep verifying under their own rules, without that key.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-RECORD_VERSION = 2
-RECORD_VERSIONS = (1, 2)  # every rule verify still knows
+RECORD_VERSION = 3
+RECORD_VERSIONS = (1, 2, 3)  # every rule verify still knows
 
 
 def canonical_json(value: Any) -> bytes:
@@ -75,6 +80,8 @@ class StepRecord:
     record_version: int = RECORD_VERSION
     # Version 2: {"citations": [snapshot, ...], "references": [snapshot, ...]}, by id.
     evidence: dict[str, Any] | None = None
+    # Version 3: the identity check ({} when none was made: no face, or checking turned off).
+    identity: dict[str, Any] | None = None
 
     def as_canonical_dict(self) -> dict[str, Any]:
         if self.record_version not in RECORD_VERSIONS:
@@ -114,6 +121,8 @@ class StepRecord:
                 "citations": sorted(evidence.get("citations", []), key=lambda c: c["id"]),
                 "references": sorted(evidence.get("references", []), key=lambda r: r["id"]),
             }
+        if self.record_version >= 3:
+            record["identity"] = self.identity or {}
         return record
 
     def record_hash(self) -> str:
@@ -141,6 +150,7 @@ class StepFields(Protocol):
     change_summary: Any
     record_version: int
     evidence: Any
+    identity: Any
 
 
 def step_record_of(
@@ -179,6 +189,7 @@ def step_record_of(
         change_summary=step.change_summary,
         record_version=step.record_version,
         evidence=step.evidence if step.record_version >= 2 else None,
+        identity=step.identity if step.record_version >= 3 else None,
     )
 
 

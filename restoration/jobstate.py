@@ -57,6 +57,13 @@ def now() -> dt.datetime:
 # --- the lease ---------------------------------------------------------------------------------
 
 
+def identity_samples() -> int:
+    """Frames of a video step's output sampled for its identity check (0: no check)."""
+    if not settings.ARCHIVE_IDENTITY_CHECK:
+        return 0
+    return max(2, settings.ARCHIVE_IDENTITY_VIDEO_SAMPLES)
+
+
 def lease_seconds() -> int:
     """How long a running job's worker may stay silent before the job counts as abandoned."""
     return int(settings.JOB_LEASE_SECONDS)

@@ -56,14 +56,15 @@ def _decode(stream: IO[bytes]) -> Any:
     return imagefile.decode_rgb_or_grey(stream, max_pixels=settings.ARCHIVE_MAX_PIXELS)
 
 
-def _change_summary(before: Any, after: Any) -> dict[str, Any]:
-    """Measured in an engine worker, not in the web server's process; a summary is evidence,
-    not the product, so a failure (e.g. over the memory budget) records the step without it."""
+def _measured(before: Any, after: Any) -> executor.Measured:
+    """The change summary and the faces' identity check, measured in an engine worker, not in
+    the web server's process; both are evidence, not the product, so a failure (e.g. over the
+    memory budget) records the step without them."""
     try:
-        return executor.change_summary(before, after)
+        return executor.change_summary(before, after, identity=settings.ARCHIVE_IDENTITY_CHECK)
     except executor.OperationFailed:
         logger.warning("manual step: no change summary", exc_info=True)
-        return {}
+        return executor.Measured({})
 
 
 def step_record_manual(
@@ -145,7 +146,7 @@ def _derivation(
         )
     with open_object(source.sha256) as fh:
         before = _decode(fh)
-    summary = _change_summary(before, _decode(upload.file))
+    measured = _measured(before, _decode(upload.file))
     parameters: dict[str, Any] = {"tool": tool, "media_type": upload.facts.media_type}
     if filename:
         parameters["original_filename"] = filename
@@ -159,5 +160,6 @@ def _derivation(
         rationale=rationale,
         citation_ids=citations,
         reference_ids=references,
-        change_summary=summary,
+        change_summary=measured.summary,
+        identity=measured.identity,
     )

@@ -172,6 +172,12 @@ class Step(AppendOnlyModel):
     # Version 2: the citations (with sources) and reference images as they were when the step
     # used them, {"citations": [...], "references": [...]}; part of the hashed record.
     evidence = models.JSONField(default=dict, blank=True)
+    # Version 3: the identity check of the input's faces (restoration.engine.identity), part of
+    # the hashed record; {} when none was made.
+    identity = models.JSONField(default=dict, blank=True)
+    # The worst verdict among those faces (same, uncertain, different, unmeasured; "" for none):
+    # derived from ``identity`` at write time so that lists can filter on it.
+    identity_verdict = models.CharField(max_length=12, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

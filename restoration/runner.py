@@ -390,6 +390,7 @@ def _run_step(
         device=str(getattr(settings, "ARCHIVE_DEVICE", "") or ""),
         models={name: model_ref(w) for name, w in weights_by_param.items() if w is not None},
         mtcnn_dir=mtcnn_dir() if op.kind == "ai" else None,
+        identity=settings.ARCHIVE_IDENTITY_CHECK,
     )
     started = now()
     # The operation runs in an engine worker process (restoration.executor): a crash, an
@@ -536,6 +537,7 @@ def _record(
             reference_ids=_reference_ids([i.artifact for i in inputs[1:]]),
             run_record=record,
             change_summary=change,
+            identity=run.identity,
             job_id=job.pk,
             job_index=index,
         )

@@ -170,6 +170,8 @@ STEP_ROW = (
     "change_summary",
     "record_hash",
     "record_version",
+    "identity",
+    "identity_verdict",
 )
 
 
@@ -226,6 +228,8 @@ def _step_dict(row: tuple[Any, ...], links: _StepLinkRows) -> dict[str, Any]:
         change_summary,
         record_hash,
         record_version,
+        identity,
+        identity_verdict,
     ) = row
     return {
         "id": pk,
@@ -249,7 +253,23 @@ def _step_dict(row: tuple[Any, ...], links: _StepLinkRows) -> dict[str, Any]:
         "citations": list(links.citations),
         "references": list(links.references),
         "record_version": record_version,
+        "identity": identity_faces(identity),
+        "identity_verdict": identity_verdict,
+        "identity_check": identity_method(identity),
     }
+
+
+def identity_faces(identity: Any) -> list[dict[str, Any]]:
+    """A step's identity check as the API shows it: one entry per face."""
+    faces = (identity or {}).get("faces") if isinstance(identity, dict) else None
+    return list(faces or [])
+
+
+def identity_method(identity: Any) -> dict[str, Any]:
+    """How the identity was measured (method, models, thresholds), or why it was not."""
+    if not isinstance(identity, dict):
+        return {}
+    return {k: v for k, v in identity.items() if k != "faces"}
 
 
 def _lineage_dict(
@@ -399,6 +419,12 @@ def lineage_descendants(*, artifact_id: int) -> LineageGraph:
     return _graph(artifact_id, "descendants", artifacts, step_filter)
 
 
+def changed_face_steps(*, artifact_id: int) -> list[Step]:
+    """The steps in the artifact's making that judged a face "different person", in order."""
+    graph = lineage_ancestors(artifact_id=artifact_id)
+    return [s for s in graph.steps.values() if s.identity_verdict == "different"]
+
+
 def lineage_graph(*, artifact_id: int, direction: Direction = "ancestors") -> LineageGraph:
     if direction == "ancestors":
         return lineage_ancestors(artifact_id=artifact_id)
@@ -475,7 +501,7 @@ def lineage_data(*, artifact_id: int, direction: Direction = "ancestors") -> dic
 
 #: The step columns that are JSON: read as text and decoded once per distinct value (the
 #: software of most steps, the parameters of repeated operations are the same text).
-_STEP_JSON = frozenset({"parameters", "software", "change_summary"})
+_STEP_JSON = frozenset({"parameters", "software", "change_summary", "identity"})
 
 
 def _step_rows(steps: QuerySet[Step]) -> list[tuple[Any, ...]]:

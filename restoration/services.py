@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from restoration import imagefile
+from restoration.engine.identity import worst_verdict
 from restoration.evidence import snapshot_evidence
 from restoration.hashing import RECORD_VERSION, InputRef, OutputRef, json_safe, step_record_of
 from restoration.ledger import log_append
@@ -187,6 +188,7 @@ def step_record(
     reference_ids: Sequence[int] = (),
     run_record: dict[str, Any] | None = None,
     change_summary: dict[str, Any] | None = None,
+    identity: dict[str, Any] | None = None,
     job_id: int | None = None,
     job_index: int | None = None,
 ) -> Step:
@@ -218,6 +220,8 @@ def step_record(
         rationale=rationale,
         run_record=json_safe(run_record or {}),
         change_summary=json_safe(change_summary or {}),
+        identity=json_safe(identity or {}),
+        identity_verdict=worst_verdict(identity) or "",
         job_id=job_id,
         job_index=job_index,
     )
@@ -366,6 +370,7 @@ class Derivation:
     reference_ids: Sequence[int] = ()
     on_behalf_of: str = ""
     change_summary: dict[str, Any] | None = None
+    identity: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +404,7 @@ def _derivation_record(
         citation_ids=how.citation_ids,
         reference_ids=how.reference_ids,
         change_summary=how.change_summary,
+        identity=how.identity,
     )
 
 

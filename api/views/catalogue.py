@@ -10,7 +10,8 @@ from django.conf import settings
 from django.db.models import Prefetch, Q
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status, viewsets
+from rest_framework import exceptions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from access import visibility
+from access.actions import can_approve
 from api import filters, serializers
 from api.base import ApiViewMixin
 from api.errors import Conflict, PayloadTooLarge
@@ -400,6 +402,39 @@ class PhotoViewSet(CatalogueViewSet):
                 "master_artifact": artifact_id,
             },
             status=status.HTTP_409_CONFLICT,
+        )
+
+    @extend_schema(
+        summary="Approve one of the photo's restorations",
+        description="Marks `artifact` (an image made from the photo's master) as the approved "
+        "restoration, with the curator's `note`; `null` withdraws the approval. An artifact "
+        "made by a step that judged a face a different person needs a written `reason` (400 "
+        "without it); the approval, reason included, is a revision of the photo.",
+        request=serializers.PhotoApproveSerializer,
+        responses=serializers.PhotoSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        photo = self.get_object()
+        if not can_approve(request.user):
+            raise exceptions.PermissionDenied("only curators may approve a restoration")
+        form = serializers.PhotoApproveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        artifact = None
+        if (artifact_id := form.validated_data["artifact"]) is not None:
+            artifact = visibility.visible_artifact(artifact_id, request.user)
+            if artifact is None:
+                raise exceptions.ValidationError({"artifact": [f"no artifact {artifact_id}"]})
+        services.photo_approve(
+            photo=photo,
+            artifact=artifact,
+            user=request.user,
+            note=form.validated_data["note"],
+            reason=form.validated_data["reason"],
+        )
+        fresh = self.reread(photo)
+        return Response(
+            serializers.PhotoSerializer(fresh, context=self.get_serializer_context()).data
         )
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

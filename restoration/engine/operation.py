@@ -108,6 +108,11 @@ class Operation(ABC):
         """The output's shape for an input of ``shape`` (validated params): same by default."""
         return shape
 
+    def geometry(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> np.ndarray | None:
+        """The 2x3 map from input to output pixels (validated params), for pairing faces across
+        the step (engine/identity.py); None: the output is the input resized to its own size."""
+        return None
+
     def extra_bytes(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> int:
         """Working memory that does not scale with the image (e.g. a solver's system size)."""
         return 0

@@ -219,6 +219,10 @@ class Crop(Operation):
         rect = params["rect"]
         return (int(rect["height"]), int(rect["width"]), *shape[2:])
 
+    def geometry(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> np.ndarray | None:
+        rect = params["rect"]
+        return np.array([[1.0, 0.0, -rect["x"]], [0.0, 1.0, -rect["y"]]])
+
     def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
         r = params["rect"]
         h, w = inputs.image.shape[:2]
@@ -256,12 +260,22 @@ class Rotate(Operation):
         cos, sin = abs(math.cos(math.radians(angle))), abs(math.sin(math.radians(angle)))
         return (math.ceil(w * sin + h * cos), math.ceil(w * cos + h * sin), *shape[2:])
 
-    def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
-        image = as_uint8(inputs.image)
+    def geometry(self, shape: tuple[int, ...], params: Mapping[str, Any]) -> np.ndarray | None:
+        h, w = shape[:2]
         angle = params["angle"] % 360.0
-        if angle % 90.0 == 0.0:
-            return Applied(np.ascontiguousarray(np.rot90(image, k=int(angle // 90))))
-        h, w = image.shape[:2]
+        if angle % 90.0 == 0.0:  # np.rot90 turns counter-clockwise about the corner
+            turns = int(angle // 90) % 4
+            return [
+                np.array([[1.0, 0, 0], [0, 1.0, 0]]),
+                np.array([[0, 1.0, 0], [-1.0, 0, w - 1.0]]),
+                np.array([[-1.0, 0, w - 1.0], [0, -1.0, h - 1.0]]),
+                np.array([[0, -1.0, h - 1.0], [1.0, 0, 0]]),
+            ][turns]
+        return self._matrix(h, w, params)[0]
+
+    def _matrix(self, h: int, w: int, params: Mapping[str, Any]) -> tuple[np.ndarray, int, int]:
+        """The warp of a rotation that is not a multiple of 90 degrees, and the output size."""
+        angle = params["angle"] % 360.0
         matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
         out_w, out_h = w, h
         if params["expand"]:
@@ -269,6 +283,15 @@ class Rotate(Operation):
             out_w, out_h = math.ceil(w * cos + h * sin), math.ceil(w * sin + h * cos)
             matrix[0, 2] += (out_w - w) / 2.0
             matrix[1, 2] += (out_h - h) / 2.0
+        return matrix, out_w, out_h
+
+    def apply(self, inputs: OpInputs, params: dict[str, Any], ctx: RunContext) -> Applied:
+        image = as_uint8(inputs.image)
+        angle = params["angle"] % 360.0
+        if angle % 90.0 == 0.0:
+            return Applied(np.ascontiguousarray(np.rot90(image, k=int(angle // 90))))
+        h, w = image.shape[:2]
+        matrix, out_w, out_h = self._matrix(h, w, params)
         fill = params["fill"]
         border = cv2.BORDER_REPLICATE if fill == "edge" else cv2.BORDER_CONSTANT
         value = 255 if fill == "white" else 0

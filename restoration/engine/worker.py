@@ -26,9 +26,12 @@ import resource
 import sys
 import time
 import traceback
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import ipc
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Messages in: {"kind": "run", ...} (see ``run_request``), {"kind": "ping"}, {"kind": "exit"}.
 # Messages out: ready, progress, result, summary, error, pong.
@@ -66,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             ipc.send(out, {"kind": "pong"})
             continue
         if kind == "summary":
-            send_summary(message["before"], message["after"], out)
+            send_summary(
+                message["before"], message["after"], out, identity=bool(message.get("identity"))
+            )
             continue
         if kind in FILM_KINDS:
             if not run_film_request(message, out):
@@ -154,8 +159,23 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
         },
     )
     # The parent encodes and stores the output meanwhile; the summary follows on its own.
-    send_summary(image, result.image, out)
+    send_summary(
+        image,
+        result.image,
+        out,
+        identity=bool(message.get("identity")),
+        transform=_geometry(op, image, message["params"]),
+    )
     return True
+
+
+def _geometry(op: Any, image: np.ndarray, params: Any) -> np.ndarray | None:
+    """Where the operation moved the input's pixels (None: a plain resize, or unknown)."""
+    try:
+        transform: np.ndarray | None = op.geometry(image.shape, op.validate(params))
+    except Exception:  # the geometry only pairs faces; the step itself already succeeded
+        return None
+    return transform
 
 
 # --- films: files in, files out (frames never cross the pipe) ---------------------------------
@@ -204,11 +224,16 @@ def run_film_request(message: dict[str, Any], out: BinaryIO) -> bool:
         elif kind == "animate":  # issue 12: a still in, an FFV1 clip out (animate/encode.py)
             from .animate.encode import run_animate_request
 
-            reply = {
-                "kind": "result",
-                "film": run_animate_request(message, progress),
-                "device": "cpu",
-            }
+            film = run_animate_request(message, progress)
+            reply = {"kind": "result", "film": film, "device": "cpu"}
+            if message.get("identity"):
+                reply["identity"] = _video_identity(
+                    "animation",
+                    input_path=message["input_path"],
+                    clip=message["output_path"],
+                    frame_count=int(film["frames"]),
+                    samples=int(message["identity"]),
+                )
         elif kind == "film_join":
             total = message.get("total")
             joined = film_run.join_parts(
@@ -224,17 +249,35 @@ def run_film_request(message: dict[str, Any], out: BinaryIO) -> bool:
         else:
             summary, strip = film_run.film_change_summary(**message["args"])
             reply = {"kind": "summary", "summary": summary, "strip": strip}
+            if message.get("identity"):
+                args = message["args"]
+                reply["identity"] = _video_identity(
+                    "film",
+                    before=args["before"],
+                    after=args["after"],
+                    in_count=int(args["in_count"]),
+                    out_count=int(args["out_count"]),
+                    samples=int(message["identity"]),
+                )
     except Exception as exc:  # every failure becomes a reply (see _send_failure)
         return _send_failure(out, exc, (BadInputError, ParamError, UnavailableError, VideoRejected))
     ipc.send(out, reply)
     return True
 
 
-def send_summary(before: Any, after: Any, out: BinaryIO) -> None:
+def send_summary(
+    before: Any,
+    after: Any,
+    out: BinaryIO,
+    *,
+    identity: bool = False,
+    transform: np.ndarray | None = None,
+) -> None:
     """Send the change summary of ``after`` against ``before``: after a job step's result, or
     alone for a manual step's upload. A summary is evidence, not the product: when it cannot
     be computed the step is recorded without it ({}), and the process carries on (the summary
-    is numpy only, which leaves nothing behind after a MemoryError)."""
+    is numpy only, which leaves nothing behind after a MemoryError). With ``identity`` the
+    reply also carries the faces' identity check (engine/identity.py), or why it is missing."""
     from .change import change_summary
 
     summary: dict[str, Any] = {}
@@ -242,7 +285,45 @@ def send_summary(before: Any, after: Any, out: BinaryIO) -> None:
         summary = change_summary(before, after)
     except Exception as exc:  # MemoryError included
         print(f"change summary failed: {exc!r}", file=sys.stderr)
-    ipc.send(out, {"kind": "summary", "summary": summary})
+    reply: dict[str, Any] = {"kind": "summary", "summary": summary}
+    if identity:
+        reply["identity"] = still_identity(before, after, transform)
+    ipc.send(out, reply)
+
+
+def _video_identity(kind: str, **args: Any) -> dict[str, Any]:
+    """The identity check of a video step (an animation or a film), or ``{"error": reason}``:
+    evidence, not the product, so a failure never fails the step."""
+    from . import identity
+
+    missing = identity.available()
+    if missing is not None:
+        return {"error": missing}
+    try:
+        if kind == "animation":
+            import numpy as np
+
+            still = np.load(args.pop("input_path"), allow_pickle=False)
+            return identity.animation_identity(still, **args)
+        return identity.film_identity(**args)
+    except Exception as exc:  # MemoryError included
+        print(f"identity check failed: {exc!r}", file=sys.stderr)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def still_identity(before: Any, after: Any, transform: np.ndarray | None) -> dict[str, Any]:
+    """The identity check of a still step, or ``{"error": reason}`` when it cannot be made (a
+    missing model, an image the detector cannot take): the step is recorded either way."""
+    from . import identity
+
+    missing = identity.available()
+    if missing is not None:
+        return {"error": missing}
+    try:
+        return identity.identity_check(before, after, transform=transform)
+    except Exception as exc:  # MemoryError included: evidence, not the product
+        print(f"identity check failed: {exc!r}", file=sys.stderr)
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 def _send_failure(out: BinaryIO, exc: Exception, input_errors: tuple[type[Exception], ...]) -> bool:

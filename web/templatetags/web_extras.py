@@ -11,6 +11,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
+from restoration import selectors
+
 register = template.Library()
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
@@ -201,3 +203,35 @@ def op_label(name: str) -> str:
     from web.operations import operation_label
 
     return operation_label(str(name))
+
+
+@register.filter
+def face_crop_style(box: Any, artifact: Any) -> str:
+    """CSS that shows the ``box`` (x0, y0, x1, y1 in the artifact's pixels) of the artifact's
+    preview, scaled to fill its element: the preview is the whole image at any scale, so the
+    crop is in percentages."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+        width, height = float(artifact.width), float(artifact.height)
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    pad = 0.15 * max(x1 - x0, y1 - y0)  # a little of the head and the background
+    x0, y0 = max(0.0, x0 - pad), max(0.0, y0 - pad)
+    x1, y1 = min(width, x1 + pad), min(height, y1 + pad)
+    bw, bh = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    pos_x = 0.0 if bw >= width else 100 * x0 / (width - bw)
+    pos_y = 0.0 if bh >= height else 100 * y0 / (height - bh)
+    return (
+        f"background-size:{100 * width / bw:.2f}% {100 * height / bh:.2f}%;"
+        f"background-position:{pos_x:.2f}% {pos_y:.2f}%;aspect-ratio:{bw / bh:.3f}"
+    )
+
+
+@register.filter
+def identity_faces(identity: Any) -> list[dict[str, Any]]:
+    return selectors.identity_faces(identity)
+
+
+@register.filter
+def identity_error(identity: Any) -> str:
+    return str(selectors.identity_method(identity).get("error") or "")

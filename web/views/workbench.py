@@ -256,7 +256,11 @@ def photo_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
         artifact = visible_artifact_or_404(int(raw), request.user)
     try:
         photo_approve(
-            photo=photo, artifact=artifact, user=request.user, note=request.POST.get("note", "")
+            photo=photo,
+            artifact=artifact,
+            user=request.user,
+            note=request.POST.get("note", ""),
+            reason=request.POST.get("reason", ""),
         )
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
