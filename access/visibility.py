@@ -384,6 +384,16 @@ def visible_artifacts(queryset: QuerySet[M], user: User) -> QuerySet[M]:
     return queryset.exclude(pk__in=tainted_artifacts_sql())
 
 
+def visible_faces(queryset: QuerySet[M], user: User) -> QuerySet[M]:
+    """Faces (restoration.Face) on artifacts ``user`` may see: a face on a restricted image,
+    or on anything made from one, never leaves this module's answers."""
+    if not can_view_catalogue(user):
+        return queryset.none()
+    if can_view_restricted(user):
+        return queryset
+    return queryset.exclude(artifact_id__in=tainted_artifacts_sql())
+
+
 def visible_artifact(artifact_id: int, user: User) -> Artifact | None:
     """The artifact when ``user`` may see it (and so its whole lineage), else None: the one
     check behind every artifact route of the pages and the API."""

@@ -692,7 +692,5 @@ class PhotoApproveSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
-            raise serializers.ValidationError(
-                {name: ["unknown field"] for name in sorted(unknown)}
-            )
+            raise serializers.ValidationError({name: ["unknown field"] for name in sorted(unknown)})
         return attrs

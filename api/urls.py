@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from api.views import catalogue, evidence, films, jobs, lineage, not_found
+from api.views import catalogue, evidence, faces, films, jobs, lineage, not_found
 from api.views import search as search_views
 from interop.api import PhotoBagView
 
@@ -23,6 +23,7 @@ router.register("steps", lineage.StepViewSet, basename="step")
 router.register("jobs", jobs.JobViewSet, basename="job")
 router.register("operations", jobs.OperationsView, basename="operation")
 router.register("models", jobs.ModelWeightsViewSet, basename="model")
+router.register("faces", faces.FaceViewSet, basename="face")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -51,6 +52,7 @@ urlpatterns = [
     path(
         "artifacts/<int:pk>/bundle/", evidence.ArtifactBundleView.as_view(), name="artifact-bundle"
     ),
+    path("figures/<int:pk>/faces/", faces.FigureFacesView.as_view(), name="figure-faces"),
     *router.urls,
     # Anything else under the API that ends in a slash: a JSON 404 (a path without the slash
     # still gets Django's APPEND_SLASH redirect when the slashed path exists).

@@ -287,7 +287,9 @@ class Photo(Restrictable):
     approved_at = models.DateTimeField(null=True, blank=True)
     # Issue 22: a restoration with a step judged "different person" is approved only with the
     # curator's written reason (kept here, so the revision of the approval records it).
-    approved_identity_reason = models.TextField(_("reason for approving a changed face"), blank=True)
+    approved_identity_reason = models.TextField(
+        _("reason for approving a changed face"), blank=True
+    )
     # Folded search key (archive.folding; kept up to date by archive.search on every save).
     search_key = models.TextField(blank=True, default="", editable=False)
 
@@ -545,3 +547,32 @@ Film.add_to_class(
     "citations",
     GenericRelation(Citation, content_type_field="target_type", object_id_field="target_id"),
 )
+
+
+class FaceIdentification(models.Model):
+    """A cataloguer's statement that a measured face (restoration.Face) shows a figure: a
+    catalogue fact, written with a revision and logged like every other (issue 22). Backed by
+    a citation, a rationale, or both."""
+
+    face = models.ForeignKey(
+        "restoration.Face", on_delete=models.PROTECT, related_name="identifications"
+    )
+    figure = models.ForeignKey(Figure, on_delete=models.PROTECT, related_name="faces")
+    citation = models.ForeignKey(
+        Citation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rationale = models.TextField(blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["figure_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["face", "figure"], name="one_identification_per_pair")
+        ]
+
+    def __str__(self) -> str:
+        return f"face {self.face_id} is figure {self.figure_id}"

@@ -19,7 +19,17 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model
 
-from archive.models import Citation, Figure, Film, Note, Photo, ReferenceImage, Revision, Source
+from archive.models import (
+    Citation,
+    FaceIdentification,
+    Figure,
+    Film,
+    Note,
+    Photo,
+    ReferenceImage,
+    Revision,
+    Source,
+)
 from restoration.hashing import canonical_json, canonical_time
 from restoration.ledger import log_append, register_record_kind
 
@@ -31,6 +41,7 @@ RECORD_TYPES: dict[str, type[Model]] = {
     "reference": ReferenceImage,
     "note": Note,
     "film": Film,
+    "face": FaceIdentification,
 }
 _TYPE_OF = {model: name for name, model in RECORD_TYPES.items()}
 _SKIPPED = {"created_at", "updated_at", "target_type", "target_id"}

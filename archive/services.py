@@ -12,6 +12,7 @@ from django.db import transaction
 
 from archive.models import (
     Citation,
+    FaceIdentification,
     Figure,
     FigureName,
     Film,
@@ -488,3 +489,45 @@ def photo_approve(
         _apply(photo, fields, exclude=["master", "figures"])
         _updated(photo, before, user)
     return photo
+
+
+def face_confirm(
+    *,
+    face_id: int,
+    figure: Figure,
+    user: AbstractBaseUser | None,
+    citation: Citation | None = None,
+    rationale: str = "",
+) -> FaceIdentification:
+    """Record that face ``face_id`` shows ``figure`` ("this face is 李大钊"), backed by a
+    citation or a written rationale (``ValidationError`` without either): a catalogue fact
+    with a revision, logged. Confirming the same pair again updates its evidence."""
+    from django.core.exceptions import ValidationError
+
+    rationale = (rationale or "").strip()
+    if citation is None and not rationale:
+        raise ValidationError(
+            {"rationale": ["confirming a face needs a citation or a written rationale"]}
+        )
+    with transaction.atomic():
+        existing = (
+            FaceIdentification.objects.select_for_update()
+            .filter(face_id=face_id, figure=figure)
+            .first()
+        )
+        if existing is not None:
+            before = record_state(existing)
+            existing.citation, existing.rationale = citation, rationale
+            existing.confirmed_by = user if user is not None and user.pk else None
+            existing.save()
+            _updated(existing, before, user)
+            return existing
+        made = FaceIdentification.objects.create(
+            face_id=face_id,
+            figure=figure,
+            citation=citation,
+            rationale=rationale,
+            confirmed_by=user if user is not None and user.pk else None,
+        )
+        _created(made, user)
+    return made

@@ -56,3 +56,11 @@ def film_chunk_run(job_id: int, job_index: int, number: int) -> None:
     from restoration import film_jobs
 
     film_jobs.chunk_run(job_id, job_index, number, runner.worker_tag())
+
+
+@dramatiq.actor(actor_name="faces_index", queue_name=settings.JOBS_QUEUE, max_retries=3)
+def faces_index(artifact_id: int) -> None:
+    """Index one artifact's faces (``restoration.faces``): idempotent, an id only."""
+    from restoration.faces import faces_index_artifact
+
+    faces_index_artifact(artifact_id=artifact_id)

@@ -244,6 +244,12 @@ class WorkerPool:
         summary: dict[str, Any] = run.wait_for("summary")
         return Measured(summary, run.identity)
 
+    def faces(self, message: dict[str, Any], watch: Watch) -> dict[str, Any]:
+        """The faces of a still or of a video's sampled frames, measured in a worker."""
+        run = self._start({"kind": "faces", **message}, watch)
+        reply: dict[str, Any] = run.wait_for("faces")
+        return reply
+
     def run(self, request: OpRequest, watch: Watch) -> EngineRun:
         """Start ``request`` on a worker and wait for its result (not for the summary, which
         ``EngineRun.summary`` collects)."""
@@ -325,6 +331,9 @@ class EngineRun:
                     record=message.get("record") or {},
                     device=str(message.get("device") or "cpu"),
                 )
+            elif got == kind == "faces":
+                self._end(kill=False)
+                return message
             elif got == kind == "summary":
                 self._end(kill=False)
                 self.identity = message.get("identity")
@@ -445,6 +454,20 @@ def change_summary(
         budget_mb=pool.memory_mb,
     )
     return pool.summarize(before, after, watch, identity=identity)
+
+
+def measure_faces(message: dict[str, Any], *, time_limit_s: float = 600.0) -> dict[str, Any]:
+    """``{"image": array}`` or ``{"path", "frames", "samples"}`` → ``{"faces": [...]}``, from
+    an engine worker (face models never run in the web server's process). Raises
+    ``OperationFailed``."""
+    pool = default_pool()
+    watch = Watch(
+        report=lambda fraction: None,
+        should_cancel=lambda: False,
+        limit_s=time_limit_s,
+        budget_mb=pool.memory_mb,
+    )
+    return pool.faces(message, watch)
 
 
 def run_operation(

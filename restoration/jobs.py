@@ -396,6 +396,21 @@ def enqueue(job_id: int) -> bool:
     return True
 
 
+def faces_enqueue(artifact_id: int) -> bool:
+    """Send the face-indexing message of a new artifact (``restoration.faces``); a broker
+    failure is logged: ``manage.py faces_index`` indexes what was missed."""
+    if not settings.ARCHIVE_FACE_INDEX:
+        return False
+    try:
+        from restoration.actors import faces_index  # see enqueue: the actors import the runner
+
+        faces_index.send(artifact_id)
+    except Exception:
+        logger.exception("could not enqueue face indexing of artifact %s", artifact_id)
+        return False
+    return True
+
+
 def job_cancel(*, job_id: int, user: User = None) -> Job:
     """Ask a job to stop. A queued job is cancelled at once; a running one stops at its next
     tile or step boundary (the runner polls ``cancel_requested``); a running job whose worker

@@ -451,3 +451,45 @@ class FilmChunk(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} step {self.job_index} chunk {self.number} ({self.status})"
+
+
+class Face(AppendOnlyModel):
+    """A face measured on an artifact (issue 22): where it is, how large and sharp, and its
+    dlib ResNet embedding (128 float32, little-endian) when it could be measured. For a video,
+    ``frame`` names the sampled frame. Faces are measurements, append-only like the artifacts
+    they describe; which figure a face shows is a catalogue fact (archive.FaceIdentification)."""
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.PROTECT, related_name="faces")
+    frame = models.PositiveIntegerField(null=True, blank=True)
+    number = models.PositiveSmallIntegerField(help_text="position among the image's faces")
+    box = models.JSONField(help_text="[x0, y0, x1, y1] in the artifact's pixels")
+    size = models.FloatField(help_text="box width in pixels")
+    sharpness = models.FloatField()
+    score = models.FloatField()
+    embedding = models.BinaryField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True, help_text="why it is unmeasured")
+    method = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["artifact_id", "frame", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["artifact", "frame", "number"],
+                name="one_face_per_position",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"face {self.number} of artifact {self.artifact_id}"
+
+
+class FaceIndexRun(models.Model):
+    """That an artifact's faces were looked for (even when none were found), so indexing is
+    idempotent: a redelivered message finds the run and does nothing."""
+
+    artifact = models.OneToOneField(Artifact, on_delete=models.PROTECT, related_name="+")
+    faces = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -14,6 +14,9 @@ from PIL import Image
 # The misbehaving operations of restoration/engine/testing_ops.py (a crash, an allocation, a long
 # call) exist in the test run only; engine workers inherit the variable.
 os.environ.setdefault("ARCHIVE_ENGINE_TEST_OPS", "1")
+# Face indexing after every ingest is off in the test run (servers and workers the tests start
+# inherit it): the tests of tests/faces turn it on where they test it.
+os.environ.setdefault("ARCHIVE_FACE_INDEX", "0")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -46,6 +49,7 @@ def isolated_storage(request, tmp_path):
     (data / "storage").mkdir(parents=True)
     settings.ARCHIVE_DATA_DIR = data
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
+    settings.ARCHIVE_FACE_INDEX = False  # see ARCHIVE_FACE_INDEX above
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {

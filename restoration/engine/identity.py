@@ -226,7 +226,9 @@ def _merge(boxes: list[np.ndarray], scores: list[float]) -> list[tuple[np.ndarra
 # --- measuring ---------------------------------------------------------------------------------
 
 
-def measure_face(image: np.ndarray, box: Sequence[float], score: float = 1.0) -> FaceMeasure:
+def measure_face(
+    image: np.ndarray, box: Sequence[float] | np.ndarray, score: float = 1.0
+) -> FaceMeasure:
     """The embedding of the face in ``box``, measured on a crop around it scaled so that the box
     is ``WORK_FACE_PX`` wide (a large face costs what a small one does)."""
     rgb = _as_rgb8(image)

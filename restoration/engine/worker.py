@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 message["before"], message["after"], out, identity=bool(message.get("identity"))
             )
             continue
+        if kind == "faces":
+            send_faces(message, out)
+            continue
         if kind in FILM_KINDS:
             if not run_film_request(message, out):
                 return 3
@@ -289,6 +292,40 @@ def send_summary(
     if identity:
         reply["identity"] = still_identity(before, after, transform)
     ipc.send(out, reply)
+
+
+def send_faces(message: dict[str, Any], out: BinaryIO) -> None:
+    """Measure the faces of a still (``image``) or of sampled frames of a video (``path``,
+    ``frames``, ``samples``) for the archive's face index."""
+    from . import identity
+
+    missing = identity.available()
+    if missing is not None:
+        ipc.send(out, {"kind": "error", "error": "input", "message": missing})
+        return
+    try:
+        if message.get("path"):
+            indices = identity.sample_indices(int(message["frames"]), int(message["samples"]))
+            frames = identity._frames_at(str(message["path"]), indices)
+            found: list[tuple[int | None, identity.FaceMeasure]] = [
+                (index, face)
+                for index, frame in zip(indices, frames, strict=False)
+                for face in identity.measure_faces(frame)
+            ]
+        else:
+            found = [(None, face) for face in identity.measure_faces(message["image"])]
+    except Exception as exc:  # MemoryError included: one artifact unindexed, not a dead worker
+        _send_failure(out, exc, ())
+        return
+    faces = [
+        {
+            "frame": frame,
+            **face.as_record(),
+            "embedding": None if face.embedding is None else face.embedding.tobytes(),
+        }
+        for frame, face in found
+    ]
+    ipc.send(out, {"kind": "faces", "faces": faces, "method": identity.METHOD})
 
 
 def _video_identity(kind: str, **args: Any) -> dict[str, Any]:

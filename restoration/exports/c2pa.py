@@ -73,6 +73,8 @@ ACTION_BY_OPERATION = {
 }
 EVIDENCE_LABEL = "org.photo-archive.evidence"
 LINEAGE_LABEL = "org.photo-archive.lineage"
+# One assertion per step that checked faces: org.photo-archive.identity.step<id> (issue 22).
+IDENTITY_LABEL = "org.photo-archive.identity"
 
 
 class C2paNotConfigured(RuntimeError):
@@ -367,6 +369,28 @@ def evidence_assertion(
     }
 
 
+def identity_assertions(graph: LineageGraph) -> list[dict[str, Any]]:
+    """Per step whose input showed faces: its identity check as recorded (hashed) in the step,
+    so a reader of the file sees which faces stayed the same person and which did not."""
+    assertions = []
+    for step in graph.steps.values():
+        if not isinstance(step.identity, dict) or not step.identity:
+            continue
+        assertions.append(
+            {
+                "label": f"{IDENTITY_LABEL}.step{step.pk}",
+                "data": {
+                    "step": step.pk,
+                    "operation": step.operation,
+                    "record_hash": step.record_hash,
+                    "verdict": step.identity_verdict or None,
+                    **step.identity,
+                },
+            }
+        )
+    return assertions
+
+
 def _manifest(
     graph: LineageGraph,
     title: str,
@@ -374,7 +398,7 @@ def _manifest(
     identity: dict[str, Any] | None = None,
     evidence_by_step: dict[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    extra = [evidence_assertion(graph, evidence_by_step or {})]
+    extra = [evidence_assertion(graph, evidence_by_step or {}), *identity_assertions(graph)]
     work = creative_work(identity or {})
     if work is not None:
         extra.append(work)

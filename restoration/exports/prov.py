@@ -143,6 +143,8 @@ def _step(
             "pa:seed": "" if step.seed is None else str(step.seed),
             "pa:rationale": step.rationale,
             "pa:changeSummary": _json(step.change_summary),
+            "pa:identity": _json(step.identity),
+            "pa:identityVerdict": step.identity_verdict,
         },
     )
     for link in parts.inputs:

@@ -77,9 +77,7 @@ def test_a_quarter_turn_pairs_the_face() -> None:
     image = load("old_w_scratch_a.png")
     params = {"angle": 90.0, "expand": True, "fill": "white"}
     turned = np.ascontiguousarray(np.rot90(image))
-    check = identity.identity_check(
-        image, turned, transform=Rotate().geometry(image.shape, params)
-    )
+    check = identity.identity_check(image, turned, transform=Rotate().geometry(image.shape, params))
     face = check["faces"][0]
     # the mapped box lands on the face the detector finds in the turned image
     assert face["box_out"] is not None, check

@@ -18,9 +18,11 @@ from archive.models import Photo, Revision
 from archive.services import photo_ingest
 from restoration.audit import artifact_verify
 from restoration.engine import identity
+from restoration.exports.c2pa import IDENTITY_LABEL
 from restoration.hashing import RECORD_VERSION
 from restoration.models import Step
 from tests.faces.test_identity_engine import load, paste_face
+from tests.restoration.test_c2pa import signing, signing_dir  # noqa: F401, F811 (fixtures)
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -77,6 +79,34 @@ def test_a_job_step_records_same_person_in_its_hashed_record(curator, portrait, 
     assert made["identity_verdict"] == "same" and made["identity"] == shown
     report = artifact_verify(artifact_id=api["output"])
     assert report["ok"], report["problems"]
+    prov = client_of(curator).get(f"/api/v1/artifacts/{api['output']}/prov/?format=json")
+    assert prov.status_code == 200 and "identityVerdict" in prov.content.decode()
+
+
+def test_the_content_credentials_carry_an_identity_assertion_per_step(
+    curator,
+    portrait,
+    monkeypatch,
+    signing,  # noqa: F811 (the fixture)
+):
+    from restoration import runner
+    from restoration.exports.c2pa import artifact_export_c2pa, c2pa_read
+    from restoration.jobs import job_create
+
+    monkeypatch.setattr("restoration.jobs.enqueue", lambda job_id: True)
+    job = job_create(
+        user=curator, input_id=portrait.master_id, steps=[{"op": "denoise"}, {"op": "sharpen"}]
+    )
+    assert runner.run_job(job.pk) == "succeeded"
+    job.refresh_from_db()
+    data = artifact_export_c2pa(artifact_id=job.output_id, fmt="jpeg")
+    read = c2pa_read(data=data, media_type="image/jpeg", trust_anchors=signing / "ca.pem")
+    assert read["state"] == "Trusted"
+    found = [a for a in read["manifest"]["assertions"] if a["label"].startswith(IDENTITY_LABEL)]
+    steps = list(Step.objects.filter(job=job).order_by("job_index"))
+    assert [a["data"]["step"] for a in found] == [s.pk for s in steps]
+    assert all(a["data"]["faces"][0]["verdict"] == "same" for a in found)
+    assert found[0]["data"]["record_hash"] == steps[0].record_hash
 
 
 def test_a_swapped_face_is_flagged_and_needs_a_reason_to_be_approved(curator, portrait):

@@ -1,0 +1,155 @@
+"""The archive's faces (issue 22): every still and sampled video frames, indexed by face after
+ingest, in the background; "faces that may be this person" answered from an in-memory index.
+
+Writes (``faces_index_artifact``) measure in an engine worker and store ``Face`` rows with a
+``FaceIndexRun`` in one transaction, so a redelivered message does nothing. Reads
+(``face_neighbours``) search one process-wide ``FaceIndex`` that follows the table by id (faces
+are append-only, so "rows after the last id seen" is the whole change); the caller passes the
+ids the asker may see (``access.visibility.visible_faces``), applied inside the search so that
+restricted faces never appear and never take a result's place.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from restoration import executor, imagefile
+from restoration.engine.faceindex import FaceIndex
+from restoration.engine.identity import EMBEDDING_DIM, METHOD, sample_indices
+from restoration.models import Artifact, Face, FaceIndexRun
+from restoration.services import artifact_local_path
+from restoration.storage import open_object
+
+logger = logging.getLogger(__name__)
+
+
+class FaceIndexingFailed(Exception):
+    pass
+
+
+def _is_video(artifact: Artifact) -> bool:
+    return str(artifact.media_type).startswith("video/")
+
+
+def _measure(artifact: Artifact) -> list[dict[str, Any]]:
+    if _is_video(artifact):
+        with artifact_local_path(artifact) as path:
+            reply = executor.measure_faces(
+                {
+                    "path": str(path),
+                    "frames": int(artifact.frame_count or 0),
+                    "samples": settings.ARCHIVE_IDENTITY_VIDEO_SAMPLES,
+                }
+            )
+    else:
+        with open_object(artifact.sha256) as fh:
+            image = imagefile.decode_rgb_or_grey(fh.read(), max_pixels=settings.ARCHIVE_MAX_PIXELS)
+        reply = executor.measure_faces({"image": image})
+    return list(reply.get("faces") or [])
+
+
+def faces_index_artifact(*, artifact_id: int) -> FaceIndexRun | None:
+    """Find and store the faces of one artifact, once (idempotent). None when indexing is off
+    or the artifact is not an image or video (a sidecar file)."""
+    if not settings.ARCHIVE_FACE_INDEX:
+        return None
+    existing = FaceIndexRun.objects.filter(artifact_id=artifact_id).first()
+    if existing is not None:
+        return existing
+    artifact = Artifact.objects.get(pk=artifact_id)
+    if not (str(artifact.media_type).startswith("image/") or _is_video(artifact)):
+        return None
+    error = ""
+    try:
+        faces = _measure(artifact)
+    except (executor.OperationFailed, imagefile.ImageRejected, OSError, ValueError) as exc:
+        faces, error = [], f"{type(exc).__name__}: {exc}"
+        logger.warning("faces of artifact %s not indexed: %s", artifact_id, error)
+    try:
+        with transaction.atomic():
+            run = FaceIndexRun.objects.create(artifact=artifact, faces=len(faces), error=error)
+            Face.objects.bulk_create([_face_row(artifact, n, f) for n, f in enumerate(faces)])
+    except IntegrityError:  # another worker indexed it meanwhile
+        return FaceIndexRun.objects.get(artifact_id=artifact_id)
+    return run
+
+
+def _face_row(artifact: Artifact, number: int, face: dict[str, Any]) -> Face:
+    return Face(
+        artifact=artifact,
+        frame=face.get("frame"),
+        number=number,
+        box=[float(v) for v in face["box"]],
+        size=float(face["size"]),
+        sharpness=float(face["sharpness"]),
+        score=float(face["score"]),
+        embedding=face.get("embedding"),
+        reason=str(face.get("reason") or "")[:200],
+        method=METHOD,
+    )
+
+
+def embedding_of(face: Face) -> np.ndarray | None:
+    if face.embedding is None:
+        return None
+    return np.frombuffer(bytes(face.embedding), dtype=np.float32).copy()
+
+
+# --- search ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    face_id: int
+    distance: float
+
+
+class _Live:
+    """The process's index and the last face id it holds."""
+
+    def __init__(self) -> None:
+        self.index = FaceIndex()
+        self.last_id = 0
+        self.lock = threading.Lock()
+
+    def refresh(self) -> FaceIndex:
+        with self.lock:
+            rows = list(
+                Face.objects.filter(pk__gt=self.last_id, embedding__isnull=False)
+                .order_by("pk")
+                .values_list("pk", "embedding")
+            )
+            if rows:
+                ids = np.array([pk for pk, _ in rows], np.int64)
+                vectors = np.frombuffer(b"".join(bytes(e) for _, e in rows), np.float32)
+                self.index.add(ids, vectors.reshape(-1, EMBEDDING_DIM))
+                self.last_id = int(ids[-1])
+            return self.index
+
+
+_live = _Live()
+
+
+def face_neighbours(
+    vector: np.ndarray, *, allowed: set[int], k: int = 20, max_distance: float | None = 0.6
+) -> list[Neighbour]:
+    """The ``k`` faces nearest ``vector`` among ``allowed`` face ids, nearest first."""
+    index = _live.refresh()
+    found = index.search(vector, k, max_distance=max_distance, allowed=allowed)
+    return [Neighbour(int(pk), float(d)) for pk, d in found]
+
+
+def measure_upload(image: np.ndarray) -> list[dict[str, Any]]:
+    """The faces of an uploaded image (a search by photo), measured in an engine worker."""
+    return list(executor.measure_faces({"image": image}).get("faces") or [])
+
+
+def sampled_frames(count: int) -> list[int]:
+    return sample_indices(count, settings.ARCHIVE_IDENTITY_VIDEO_SAMPLES)
