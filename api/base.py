@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import ArchivePermission
+from web.preferences import activate_preferred_language
 
 MAX_ID = 2**63 - 1
 
@@ -69,6 +70,8 @@ class ApiViewMixin:
             if name in {"pk", "id"} and not _valid_id(value):
                 raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        # After authentication: a token client's own language choice (web/preferences.py)
+        activate_preferred_language(request)
 
     def reread(self, instance: Any) -> Any:
         """A record just written, read back through the view's queryset for its prefetches.

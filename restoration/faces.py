@@ -20,9 +20,12 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from access import visibility
+from archive.models import Figure
 from restoration import executor, imagefile
 from restoration.engine.faceindex import FaceIndex
-from restoration.engine.identity import EMBEDDING_DIM, METHOD, sample_indices
+from restoration.engine.identity import EMBEDDING_DIM, METHOD, sample_indices, verdict
+from restoration.engine.identity import _iou as iou
 from restoration.models import Artifact, Face, FaceIndexRun
 from restoration.services import artifact_local_path
 from restoration.storage import open_object
@@ -153,3 +156,67 @@ def measure_upload(image: np.ndarray) -> list[dict[str, Any]]:
 
 def sampled_frames(count: int) -> list[int]:
     return sample_indices(count, settings.ARCHIVE_IDENTITY_VIDEO_SAMPLES)
+
+
+# --- reads for the API and the pages ---------------------------------------------------------
+
+
+def matches_for(
+    vector: np.ndarray, user: Any, limit: int, exclude: int | None = None
+) -> list[dict[str, Any]]:
+    """Visible faces nearest ``vector``, nearest first, as the API answers them."""
+    allowed = set(visibility.visible_faces(Face.objects.all(), user).values_list("pk", flat=True))
+    allowed.discard(exclude)  # type: ignore[arg-type]
+    found = face_neighbours(vector, allowed=allowed, k=limit)
+    rows = Face.objects.in_bulk([n.face_id for n in found])
+    return [
+        {
+            "face": n.face_id,
+            "artifact": rows[n.face_id].artifact_id,
+            "frame": rows[n.face_id].frame,
+            "box": rows[n.face_id].box,
+            "distance": round(n.distance, 4),
+            "verdict": verdict(n.distance),
+        }
+        for n in found
+        if n.face_id in rows
+    ]
+
+
+def face_at(faces: list[Face], box: list[float] | None) -> Face | None:
+    """The face whose box overlaps ``box`` most (the largest face without a box)."""
+    if not faces:
+        return None
+    if box is None:
+        return max(faces, key=lambda f: f.size)
+    boxes = np.array([f.box for f in faces], np.float64)
+    overlaps = iou(np.asarray(box, np.float64), boxes)
+    best = int(np.argmax(overlaps))
+    return faces[best] if overlaps[best] > 0.1 else None
+
+
+def figure_faces(
+    figure: Figure, user: Any, limit: int = 20, *, search: bool = True
+) -> dict[str, Any]:
+    """A figure's confirmed faces, and (with ``search``) the visible faces nearest them."""
+    visible = visibility.visible_faces(Face.objects.all(), user)
+    confirmed = list(visible.filter(identifications__figure=figure).order_by("pk"))
+    candidates: dict[int, dict[str, Any]] = {}
+    for face in confirmed if search else []:
+        vector = embedding_of(face)
+        if vector is None:
+            continue
+        for match in matches_for(vector, user, limit, exclude=face.pk):
+            if match["face"] in {f.pk for f in confirmed}:
+                continue
+            seen = candidates.get(match["face"])
+            if seen is None or match["distance"] < seen["distance"]:
+                candidates[match["face"]] = match
+    ranked = sorted(candidates.values(), key=lambda m: m["distance"])[:limit]
+    return {
+        "confirmed": [
+            {"face": f.pk, "artifact": f.artifact_id, "frame": f.frame, "box": f.box}
+            for f in confirmed
+        ],
+        "matches": ranked,
+    }

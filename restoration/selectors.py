@@ -419,6 +419,18 @@ def lineage_descendants(*, artifact_id: int) -> LineageGraph:
     return _graph(artifact_id, "descendants", artifacts, step_filter)
 
 
+def job_identity_verdicts(job_ids: Iterable[int]) -> dict[int, str]:
+    """Per job, the worst identity verdict among its steps ("different" before "uncertain"
+    before "same"; "unmeasured" only when nothing was measured); jobs without faces absent."""
+    order = {"different": 0, "uncertain": 1, "same": 2, "unmeasured": 3}
+    worst: dict[int, str] = {}
+    rows = Step.objects.filter(job_id__in=list(job_ids)).exclude(identity_verdict="")
+    for job_id, verdict in rows.values_list("job_id", "identity_verdict"):
+        if job_id not in worst or order.get(verdict, 9) < order.get(worst[job_id], 9):
+            worst[job_id] = verdict
+    return worst
+
+
 def changed_face_steps(*, artifact_id: int) -> list[Step]:
     """The steps in the artifact's making that judged a face "different person", in order."""
     graph = lineage_ancestors(artifact_id=artifact_id)

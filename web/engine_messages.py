@@ -23,6 +23,12 @@ ENGINE_MESSAGES = (
     gettext_noop(
         "viewer: irises to the centre of the eye opening (eye contact); keep: as in the still; left/right/up/down: towards that side (image directions)"
     ),
+    gettext_noop(
+        "which face: 'largest', 'all', an index (0 = largest) or a box [x0, y0, x1, y1] in pixels (the detected face that overlaps it most)"
+    ),
+    gettext_noop(
+        "which eyes blink: both, or one (a wink): right/left are the subject's, image-left/image-right as seen"
+    ),
     gettext_noop("nod amplitude, degrees"),
     gettext_noop("tilt amplitude, degrees"),
     gettext_noop("seconds"),

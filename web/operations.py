@@ -106,6 +106,7 @@ PARAM_LABELS = {
     "smile": gettext_noop("smile"),
     "blinks": gettext_noop("blinks"),
     "blink_times": gettext_noop("blink times"),
+    "blink_eyes": gettext_noop("blink eyes"),
     "blink_duration": gettext_noop("blink duration"),
     "gaze": gettext_noop("gaze"),
     "nod": gettext_noop("nod"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import artifacts, catalogue, edit, films, jobs, search, workbench
+from web.views import artifacts, catalogue, edit, faces, films, jobs, search, workbench
 
 app_name = "web"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", catalogue.home, name="home"),
     path("search/", search.search, name="search"),
     path("figures/<int:pk>/", catalogue.figure_detail, name="figure"),
+    path("faces/", faces.face_search, name="faces"),
+    path("faces/<int:pk>/confirm/", faces.face_confirm_view, name="face-confirm"),
     path("photos/<int:pk>/", catalogue.photo_detail, name="photo"),
     path("references/<int:pk>/", catalogue.reference_detail, name="reference"),
     path("artifacts/<int:pk>/", artifacts.artifact_detail, name="artifact"),

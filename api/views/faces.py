@@ -94,28 +94,6 @@ def _require_index() -> None:
         raise exceptions.NotFound("face search is turned off here (ARCHIVE_FACE_INDEX=0)")
 
 
-def matches_for(vector: np.ndarray, user: Any, limit: int, exclude: int | None = None) -> list:
-    """Visible faces nearest ``vector``, nearest first, as the API answers them."""
-    from restoration.engine.identity import verdict
-
-    allowed = set(visibility.visible_faces(Face.objects.all(), user).values_list("pk", flat=True))
-    allowed.discard(exclude)  # type: ignore[arg-type]
-    found = face_index.face_neighbours(vector, allowed=allowed, k=limit)
-    rows = Face.objects.in_bulk([n.face_id for n in found])
-    return [
-        {
-            "face": n.face_id,
-            "artifact": rows[n.face_id].artifact_id,
-            "frame": rows[n.face_id].frame,
-            "box": rows[n.face_id].box,
-            "distance": round(n.distance, 4),
-            "verdict": verdict(n.distance),
-        }
-        for n in found
-        if n.face_id in rows
-    ]
-
-
 class FaceViewSet(
     ApiViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
@@ -150,7 +128,9 @@ class FaceViewSet(
         form.is_valid(raise_exception=True)
         data = form.validated_data
         vector, exclude = self._query_vector(data, request.user)
-        return Response({"matches": matches_for(vector, request.user, data["limit"], exclude)})
+        return Response(
+            {"matches": face_index.matches_for(vector, request.user, data["limit"], exclude)}
+        )
 
     def _query_vector(self, data: dict[str, Any], user: Any) -> tuple[np.ndarray, int | None]:
         if "image" in data:
@@ -171,7 +151,7 @@ class FaceViewSet(
             return np.frombuffer(measured[0]["embedding"], np.float32), None
         faces = visibility.visible_faces(Face.objects.filter(artifact_id=data["artifact"]), user)
         faces = faces.exclude(embedding=None)
-        chosen = _face_at(list(faces), data.get("box"))
+        chosen = face_index.face_at(list(faces), data.get("box"))
         if chosen is None:
             raise exceptions.ValidationError(
                 {"artifact": [f"no measured face on artifact {data['artifact']} (at that box)"]}
@@ -212,45 +192,6 @@ class FaceViewSet(
         return Response(self.get_serializer(face).data)
 
 
-def _face_at(faces: list[Face], box: list[float] | None) -> Face | None:
-    """The face whose box overlaps ``box`` most (the largest face without a box)."""
-    if not faces:
-        return None
-    if box is None:
-        return max(faces, key=lambda f: f.size)
-    from restoration.engine.identity import _iou
-
-    boxes = np.array([f.box for f in faces], np.float64)
-    overlaps = _iou(np.asarray(box, np.float64), boxes)
-    best = int(np.argmax(overlaps))
-    return faces[best] if overlaps[best] > 0.1 else None
-
-
-def figure_faces(figure: Figure, user: Any, limit: int = 20) -> dict[str, Any]:
-    """A figure's confirmed faces, and the visible faces nearest any of them."""
-    visible = visibility.visible_faces(Face.objects.all(), user)
-    confirmed = list(visible.filter(identifications__figure=figure).order_by("pk"))
-    candidates: dict[int, dict[str, Any]] = {}
-    for face in confirmed:
-        vector = face_index.embedding_of(face)
-        if vector is None:
-            continue
-        for match in matches_for(vector, user, limit, exclude=face.pk):
-            if match["face"] in {f.pk for f in confirmed}:
-                continue
-            seen = candidates.get(match["face"])
-            if seen is None or match["distance"] < seen["distance"]:
-                candidates[match["face"]] = match
-    ranked = sorted(candidates.values(), key=lambda m: m["distance"])[:limit]
-    return {
-        "confirmed": [
-            {"face": f.pk, "artifact": f.artifact_id, "frame": f.frame, "box": f.box}
-            for f in confirmed
-        ],
-        "matches": ranked,
-    }
-
-
 class FigureFacesSerializer(serializers.Serializer):
     confirmed = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     matches = FaceMatchSerializer(many=True)
@@ -265,8 +206,10 @@ class FigureFacesView(ApiViewMixin, GenericAPIView):
 
     @extend_schema(summary="A figure's confirmed faces and faces that may be this person")
     def get(self, request: Request, pk: int) -> Response:
-        _require_index()
         figure = visibility.visible_figures(Figure.objects.filter(pk=pk), request.user).first()
         if figure is None:
             raise exceptions.NotFound()
-        return Response(figure_faces(figure, request.user))
+        # With face search off the confirmed faces (catalogue facts) are still shown.
+        return Response(
+            face_index.figure_faces(figure, request.user, search=bool(settings.ARCHIVE_FACE_INDEX))
+        )

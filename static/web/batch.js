@@ -28,6 +28,14 @@
         a.textContent = "#" + job.output;
         row.querySelector(".result").append(a);
       }
+      const cell = row.querySelector(".identity");
+      if (cell && job.identity && !cell.querySelector(".badge")) {
+        const badge = document.createElement("span");
+        const kinds = { same: "ok", different: "bad", uncertain: "restricted" };
+        badge.className = "badge " + (kinds[job.identity] || "");
+        badge.textContent = JSON.parse(cell.dataset.labels)[job.identity] || job.identity;
+        cell.append(badge);
+      }
     });
     if (data.jobs.every((j) => finished.includes(j.status))) { table.dataset.done = "1"; return; }
     setTimeout(tick, 1000);

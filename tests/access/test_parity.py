@@ -24,7 +24,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, reverse
 
 from archive.models import Batch, Citation, ReferenceImage
-from restoration.models import Artifact, Job, Step, StepOutput
+from restoration.models import Artifact, Face, Job, Step, StepOutput
 from tests.api.conftest import World
 from tests.restoration.lineage_support import derive, raw_write
 
@@ -49,6 +49,8 @@ KINDS = {
     "audits": "audit",
     # issue 14: a batch is seen when one of its jobs is (web/views/workbench._batch_or_404)
     "batches": "batch",
+    # issue 22: a measured face is seen when its artifact is
+    "faces": "face",
 }
 # Routes with an id that names no catalogue or lineage record: the same for every reader.
 NOT_RECORDS = {"models"}
@@ -183,6 +185,19 @@ def _log_records(world: World, artifacts: dict[str, Artifact]) -> dict[str, dict
     return records
 
 
+def _face(artifact: Artifact) -> Face:
+    return Face.objects.create(
+        artifact=artifact,
+        number=0,
+        box=[1.0, 1.0, 9.0, 9.0],
+        size=8.0,
+        sharpness=0.0,
+        score=0.9,
+        reason="too small to measure",
+        method="test",
+    )
+
+
 def build_records(world: World) -> Records:
     mixed = derive(
         [("image", world.derived), ("reference", world.secret_photo.master)],
@@ -276,6 +291,7 @@ def build_records(world: World) -> Records:
                 ).pk,
             },
             **_log_records(world, artifacts),
+            "face": {f"face:{label}": _face(a).pk for label, a in artifacts.items()},
         },
         secret=secret_artifacts
         | {f"made:{label}" for label in secret_artifacts}
@@ -285,7 +301,8 @@ def build_records(world: World) -> Records:
         | {"secret_note"}
         | {"secret_film"}
         | {"secret_batch", "rev:secret_photo", "rev:secret_figure"}
-        | {"audit:secret_derived", "audit:all"},
+        | {"audit:secret_derived", "audit:all"}
+        | {f"face:{label}" for label in secret_artifacts},
     )
     assert set(Artifact.objects.values_list("pk", flat=True)) == set(
         records.by_kind["artifact"].values()

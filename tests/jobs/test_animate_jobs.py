@@ -65,6 +65,10 @@ def test_an_animate_job_records_a_synthetic_step_and_a_trusted_video(user, portr
     job.refresh_from_db()
     step = Step.objects.get(job=job)
     assert step.kind == Step.Kind.SYNTHETIC and step.operation == "animate"
+    # issue 22: the still's face against sampled frames, every one "same person"
+    face = step.identity["faces"][0]
+    assert face["verdict"] == "same", step.identity
+    assert len(face["frames"]) == 6 and all(f["verdict"] == "same" for f in face["frames"])
     out = job.output
     assert out.media_type.startswith("video/")
     assert (out.width, out.height, out.frame_count, out.fps) == (256, 256, 6, "6/1") or (
@@ -160,3 +164,31 @@ def test_the_default_label_is_burnt_in_in_the_requesters_language(user, portrait
     assert own.pipeline[0]["params"]["label_text"] == "Made for the exhibition"
     job.refresh_from_db()  # stored so, for the worker that renders the clip later
     assert job.pipeline[0]["params"]["label_text"] == chinese
+
+
+def test_an_animation_made_through_the_api_gets_the_requesters_language(user, portrait, sent):
+    """Issue 22: through the API too, from Accept-Language, else the language the user chose
+    in the pages (kept on their preferences), else the site's default."""
+    from django.contrib.auth.models import Group
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user.groups.add(Group.objects.get(name="restorer"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    body = {"input": portrait.pk, "steps": [{"op": "animate", "params": {"duration": 1}}]}
+    asked = client.post(
+        "/api/v1/jobs/", body, format="json", HTTP_ACCEPT_LANGUAGE="zh-Hans,zh;q=0.9"
+    )
+    assert asked.status_code == 202, asked.content
+    job = Job.objects.get(pk=asked.json()["id"])
+    assert job.pipeline[0]["params"]["label_text"] == "由静态照片生成的动画：此人并未这样动过"
+    # No Accept-Language (a script): the language the user chose in the pages
+    page = Client()
+    page.force_login(user)
+    page.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    plain = client.post("/api/v1/jobs/", body, format="json")
+    assert plain.status_code == 202, plain.content
+    job = Job.objects.get(pk=plain.json()["id"])
+    assert job.pipeline[0]["params"]["label_text"] == "由静态照片生成的动画：此人并未这样动过"

@@ -50,7 +50,9 @@ def test_a_step_holds_snapshots_of_its_evidence(evidence):
     source, citation, reference, scan = evidence
     made = derive(master(2), seed=3, citation_ids=[citation.pk], reference_ids=[reference.pk])
     step = made.generated_by
-    assert step.record_version == RECORD_VERSION == 2
+    assert (
+        step.record_version == RECORD_VERSION == 3
+    )  # version 3 (issue 22) keeps the evidence of version 2
     [c] = step.evidence["citations"]
     assert c["claim"] == "the collar was dark blue"
     assert c["quote"] == "his collar was dark blue"
@@ -149,6 +151,28 @@ def test_version_1_records_keep_verifying_under_their_own_rule(evidence):
     ], report["problems"]
     with pytest.raises(ValueError):
         StepRecord(**{**fields, "record_version": 7}).as_canonical_dict()
+
+
+def test_version_2_records_keep_verifying_under_their_own_rule(evidence):
+    """A step written before identity checks (issue 22): version 2, evidence but no identity."""
+    _, citation, _, _ = evidence
+    made = derive(master(3), seed=4, citation_ids=[citation.pk])
+    step = made.generated_by
+    graph = lineage_ancestors(artifact_id=made.pk)
+    v3 = stored_step_record(step, graph.parts[step.pk])
+    fields = {k: getattr(v3, k) for k in StepRecord.__dataclass_fields__}
+    v2 = StepRecord(**{**fields, "record_version": 2, "identity": None})
+    assert "identity" not in v2.as_canonical_dict() and "identity" in v3.as_canonical_dict()
+    assert v2.as_canonical_dict()["evidence"] == v3.as_canonical_dict()["evidence"]
+    raw_write(
+        "restoration_step",
+        "UPDATE restoration_step SET record_version = 2, record_hash = %s WHERE id = %s",
+        [v2.record_hash(), step.pk],
+    )
+    report = artifact_verify(artifact_id=made.pk)
+    assert [(p["kind"], p.get("step")) for p in report["problems"]] == [
+        ("record_rewritten", step.pk)
+    ], report["problems"]
 
 
 def test_every_catalogue_write_makes_a_revision(cataloguer):

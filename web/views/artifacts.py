@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
@@ -19,12 +20,12 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from access.actions import can_record_manual_steps, can_submit_jobs, can_verify
-from access.visibility import artifact_is_visible, visible_photos
+from access.visibility import artifact_is_visible, visible_faces, visible_photos
 from archive.models import Photo
 from restoration import audit
 from restoration.exports import c2pa as c2pa_export
 from restoration.exports.prov import PROV_FORMATS, lineage_prov
-from restoration.models import Artifact, Step
+from restoration.models import Artifact, Face, Step
 from restoration.services import artifact_ensure_preview
 from web import heatmap
 from web.access import visible_artifact_or_404, visible_lineage_or_404
@@ -67,12 +68,18 @@ def artifact_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "graph": layout(lineage),
             "ai_label": ai_label(lineage),
             "manual_steps": [s for s in lineage.steps if s.step.kind == Step.Kind.MANUAL],
+            "changed_face_steps": [
+                s.step for s in lineage.steps if s.step.identity_verdict == "different"
+            ],
             "photos": photos,
             "last_audit": last_audit,
             "can_submit": can_submit_jobs(request.user),
             "can_manual": can_record_manual_steps(request.user),
             "can_verify": can_verify(request.user),
             "is_master": lineage.is_master(lineage.artifact),
+            # issue 22: the faces measured on this image, each a way into the face search
+            "faces": visible_faces(Face.objects.filter(artifact_id=pk), request.user),
+            "face_search": settings.ARCHIVE_FACE_INDEX,
         },
     )
 

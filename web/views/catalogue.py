@@ -18,6 +18,7 @@ from archive.models import Figure, Note, Photo, ReferenceImage
 from restoration.models import Artifact, ModelWeights, Step
 from restoration.selectors import lineage_descendants
 from web.views.common import citations_prefetch, login_required_unless_public
+from web.views.faces import figure_faces_context
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -68,6 +69,7 @@ def figure_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "references": references,
             "notes": notes,
             "can_catalogue": can_catalogue(user),
+            **figure_faces_context(figure, user),
         },
     )
 
@@ -131,11 +133,16 @@ def visible_descendants(master: Artifact, request: HttpRequest) -> list[Artifact
     )
     # Artifacts come oldest first, so every input's flag is known before its outputs'.
     ai: dict[int, bool] = {}
+    changed: dict[int, bool] = {}  # issue 22: a face judged another person's on the way
     for artifact in graph.artifacts.values():
         step = graph.steps.get(artifact.generated_by_id or 0)
         parts = graph.parts.get(step.pk) if step else None
-        inherited = any(ai.get(i.artifact_id, False) for i in parts.inputs) if parts else False
+        inputs = parts.inputs if parts else []
+        inherited = any(ai.get(i.artifact_id, False) for i in inputs)
         ai[artifact.pk] = inherited or (step is not None and step.kind == Step.Kind.AI)
+        changed[artifact.pk] = any(changed.get(i.artifact_id, False) for i in inputs) or (
+            step is not None and step.identity_verdict == "different"
+        )
     # An image some later step took as its image input is an intermediate, not a result.
     # (A painted mask is not a continuation: its step only drew on top of the image.)
     continued = {
@@ -151,6 +158,7 @@ def visible_descendants(master: Artifact, request: HttpRequest) -> list[Artifact
             continue
         artifact.step = graph.steps.get(artifact.generated_by_id or 0)  # type: ignore[attr-defined]
         artifact.ai = ai[pk]  # type: ignore[attr-defined]
+        artifact.face_changed = changed[pk]  # type: ignore[attr-defined]
         artifact.intermediate = pk in continued  # type: ignore[attr-defined]
         restorations.append(artifact)
     return restorations

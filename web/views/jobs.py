@@ -19,6 +19,7 @@ from restoration.jobs import JobNotCancellable, job_cancel
 from restoration.jobstate import TERMINAL
 from restoration.manual import ManualStepRejected, step_record_manual
 from restoration.models import Job, JobEvent, Step, StepOutput
+from restoration.selectors import job_identity_verdicts
 from web.access import visible_artifact_or_404
 from web.forms import ManualStepForm
 from web.views.common import login_required_unless_public
@@ -102,6 +103,8 @@ def job_summary(job: Job) -> dict:  # type: ignore[type-arg]
         "cancel_requested": bool(getattr(job, "cancel_requested", False)),
         "error": job.error if job.status in FINISHED else "",
         "output": job.output_id,
+        # issue 22: the worst identity verdict of its steps (a batch reports it per photo)
+        "identity": job_identity_verdicts([job.pk]).get(job.pk, ""),
     }
 
 

@@ -25,6 +25,7 @@ from restoration.imagefile import ImageRejected
 from restoration.jobs import JobValidationError, job_create
 from restoration.masks import mask_record
 from restoration.models import Job
+from restoration.selectors import job_identity_verdicts
 from web import workbench
 from web.access import visible_artifact_or_404
 from web.forms import parse_pipeline
@@ -373,8 +374,10 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         p.master_id: p
         for p in visible_photos(Photo.objects.filter(pk__in=batch.photo_ids), request.user)
     }
+    verdicts = job_identity_verdicts(j.pk for j in jobs)
     for job in jobs:
         job.photo = photos.get(job.input_id)  # type: ignore[attr-defined]
+        job.identity = verdicts.get(job.pk, "")  # type: ignore[attr-defined]
     return render(
         request,
         "web/batch.html",

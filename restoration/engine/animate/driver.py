@@ -19,8 +19,10 @@ stays fixed:
   its edge (lashes included), is stretched until the edge reaches the lower lid (`LID_MEET`),
   which rises `LOWER_RISE` of the way to meet it; the part of the lid now over the opening is
   toned to the skin around the eye (the skin above an open eye is often in shadow and would
-  read as a dark, open eye), the lash line where the lids meet is darkened (`LASH_SHADE`), and
-  the opening is squeezed into the thin line left between the lids. Columns are interpolated
+  read as a dark, open eye; the tone fades in with the lid's travel, `TONE_FADE`), the lash
+  line where the lids meet takes the lashes' colour, the skin under the meeting line is carried
+  up from under the lower lid's white (`LOWER_SKIP`), and the opening is squeezed into the thin
+  line left between the lids. Columns are interpolated
   from the lid landmarks (refined by the iris model), so the motion vanishes at the eye
   corners. (A spline through the lid points blends the two lids wherever they come close and
   the eye never looks closed: a lid is an edge.)
@@ -76,16 +78,34 @@ SMILE_OUT = 0.4  # outward movement of the corners, relative to the rise
 CHEEK_LIFT = 0.35  # rise of the cheeks' apex relative to the corners'
 GAZE_MAX = 0.25  # largest iris shift, in eye widths
 GAZE_SIDE = 0.2  # how far off centre a directed gaze looks, in eye widths
-LID_MEET = 0.0  # where the lids meet, from the lower lid (fraction of the opening)
+LID_MEET = -0.15  # where the lids meet, from the lower lid up (fraction of the opening): a little
+# under the model's lower lid, which sits above the last row of white on many eyes
 LID_MARGIN = 0.3  # the upper lid's edge band (lashes) that slides down, in openings
 LOWER_RISE = 0.6  # how far the lower lid goes towards that line
+LOWER_SKIP = 0.3  # the skin carried up under the meeting line starts this far under the lower
+# lid (in openings): the model's lower lid sits above the last rows of white on many eyes, and
+# those rows carried up read as an opening under the lash line
+TONE_FADE = 0.8  # the tone fades in with the column's travel, full at this many openings: a tone
+# at full strength up to the corners drew the lid as a patch with square ends
 LASH_BAND = 0.45  # the lashes above the upper lid's edge, in openings
-LASH_THIN = 0.7  # how much thinner that band gets at full closure
-LASH_WIDTH = 0.15  # the lash line's half-width (Gaussian sigma), in openings
-LASH_SHADE = 0.8  # how much darker the lash line gets at full closure
+LASH_BELOW = 0.15  # the lash line's part under the upper lid's edge, carried with it, in openings
+LASH_THIN = 0.7  # how much thinner the lash band gets at full closure
+LASH_SPAN = 5  # columns (of 64) per lash colour sample
+LASH_LINE = 1.0  # how far the line where the lids meet takes the lashes' own colour
+LASH_WIDTH = 0.2  # that line's half-width (Gaussian sigma), in openings
 LID_TONE = 1.0  # how far the lid over the opening is toned to the skin around the eye
-TONE_ABOVE = 0.0  # the toned part of the lid starts this far above the open lid, in openings
-TONE_GAP = 0.5  # ... and ends this many lash widths above the lash line
+TONE_RAMP = 0.3  # the tone's soft edges, in openings
+SKIN_ABOVE = 0.5  # the skin above the lid that sets the tone, in openings above its fixed line
+GRAIN_SIGMA = 1.0  # px: below this scale a stretched lid takes the lid skin's own grain
+GRAIN_SHIFT = 0.37  # each mirrored tile of that grain shifts along the eye by this (of its width)
+GRAIN_CLIP = 3.0  # grain beyond this many robust standard deviations is structure: clipped
+SUPERSAMPLE_PX = 24.0  # samples per pixel per axis: this over the opening (px), in [2, 4]
+SUPERSAMPLE_MAX = 4
+MOTION_SNAP = 0.5  # px: pixels moving less than this blend towards their own value
+FLOOR_PERCENTILE = 1.0  # nothing in a closing eye's box is darker than this percentile of the face
+FLOOR_MARGIN = 1.0  # grey levels above it (rounding)
+FLOOR_FEATHER = 0.3  # the lift fades out this far outside the eye box, in openings
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # BT.601, as cv2 makes grey
 MLS_ALPHA = 1.0  # weight fall-off of the moving-least-squares warp (1: Schaefer et al.'s choice)
 FIELD_CACHE = 48  # face maps kept (a 3 s clip at 25 fps rises in ~20 distinct smiles)
 FIELD_CACHE_BYTES = 96 * 2**20  # ... within this much memory (a 2048 px portrait: ~10)
@@ -135,6 +155,9 @@ class _Lids:
     upper: np.ndarray  # v of the upper lid
     lower: np.ndarray  # v of the lower lid
     bottom: np.ndarray  # v of the fixed line below the lower lid
+    opening: float  # the largest lid gap, px
+    box: tuple[float, float, float, float]  # the eye contour's bounding box (x0, y0, x1, y1)
+    floor: float | None = None  # grey level nothing in the closing eye's box goes below
 
 
 @dataclass
@@ -216,6 +239,7 @@ def build_rig(face: FaceLandmarks, gaze: str, image: np.ndarray | None = None) -
 
     # gaze: a separate warp inside each eye opening (the lids stay where they are)
     direction = np.array(GAZE_DIRECTIONS[gaze])
+    floor = None if image is None else dark_floor(image, face)
     gaze_facts = {}
     eyes = []
     for eye_side, iris, corners, above in (
@@ -237,6 +261,7 @@ def build_rig(face: FaceLandmarks, gaze: str, image: np.ndarray | None = None) -
             else (LEFT_EYE_UPPER, LEFT_EYE_LOWER)
         )
         lid = _lid_model(pts, corners, upper, lower, above[1], across, down)
+        lid.floor = floor
         eyes.append(
             _Eye(ring=ring, anchors=anchors, iris=iris[list(IRIS_USED)], shift=shift, lid=lid)
         )
@@ -334,101 +359,302 @@ def _lid_model(
     opening = float(max((lo - up).max(), 1e-3))
     top = np.minimum(line(u_ab, v_ab, False), up - LID_MARGIN * opening)
     bottom = lo + 0.6 * opening
-    return _Lids(origin, across, down, cols, top, up, lo, bottom)
+    ring = pts[[*corners, *upper, *lower]]
+    lo_xy, hi_xy = ring.min(axis=0), ring.max(axis=0)
+    box = (float(lo_xy[0]), float(lo_xy[1]), float(hi_xy[0]), float(hi_xy[1]))
+    return _Lids(origin, across, down, cols, top, up, lo, bottom, opening, box)
 
 
-def _blink_warp(still: np.ndarray, out: np.ndarray, lids: _Lids, closure: float) -> None:
-    """Close the lids by `closure` (0 open, 1 closed), column by column of the eye.
+def _tri(x: np.ndarray, period: np.ndarray | float) -> np.ndarray:
+    """A triangle wave: x on [0, period], mirrored back and forth beyond it (mirror tiling)."""
+    p = np.maximum(period, 1e-6)
+    return p - np.abs(np.mod(x, 2 * p) - p)
 
-    The upper lid unfolds: the skin from the fixed line `top` (at least `LID_MARGIN` openings
-    above the lid) down to the lid's edge is stretched so the edge, lashes included, travels
-    to the meeting line, the lashes (a band `LASH_BAND` openings high) thinning by `LASH_THIN`
-    as it closes; the part now over the opening is toned to the mean of the skin above
-    and below the eye (`LID_TONE`) and the lash line is darkened (`LASH_SHADE`), both in
-    proportion to the closure; the opening is squeezed between the lid's edge and the rising
-    lower lid; the skin under the lower lid stretches back to a fixed line. Every column is the
-    identity at the corners (no opening), outside the band and at closure 0.
-    """
-    h, w = still.shape[:2]
-    opening = float(max((lids.lower - lids.upper).max(), 1e-3))
-    margin = LID_MARGIN * opening
-    top_v = float(np.minimum(lids.top, lids.upper - margin).min()) - 1.0
-    corners_uv = [
-        (lids.u[0], top_v),
-        (lids.u[-1], top_v),
-        (lids.u[0], float(lids.bottom.max())),
-        (lids.u[-1], float(lids.bottom.max())),
-    ]
-    xy = np.array([lids.origin + a * lids.across + b * lids.down for a, b in corners_uv])
-    x0 = max(0, int(np.floor(xy[:, 0].min())) - 1)
-    y0 = max(0, int(np.floor(xy[:, 1].min())) - 1)
-    x1 = min(w, int(np.ceil(xy[:, 0].max())) + 2)
-    y1 = min(h, int(np.ceil(xy[:, 1].max())) + 2)
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    t = np.clip(x, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _supersampling(opening: float) -> int:
+    """Samples per pixel along each axis: the lid squeezes the lashes and the opening into a
+    few pixels, and point samples of a squeezed picture alias (stair steps along the lash
+    line on small faces); a box of s x s samples per pixel anti-aliases it."""
+    return int(min(SUPERSAMPLE_MAX, max(2, np.ceil(SUPERSAMPLE_PX / max(opening, 1e-3)))))
+
+
+def _blink_region(lids: _Lids, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the pixels a blink may change: the lid model's band, the skin just
+    above it (the tone's reference) and the eye box with the dark floor's feather."""
+    h, w = shape[:2]
+    op = lids.opening
+    top_v = float(lids.top.min()) - SKIN_ABOVE * op - 1.0
+    bottom_v = float(lids.bottom.max()) + 1.0
+    uv = [(lids.u[0], top_v), (lids.u[-1], top_v), (lids.u[0], bottom_v), (lids.u[-1], bottom_v)]
+    xy = np.array([lids.origin + a * lids.across + b * lids.down for a, b in uv])
+    feather = _floor_feather(lids) + 1.0
+    bx0, by0, bx1, by1 = lids.box
+    x0 = max(0, int(np.floor(min(xy[:, 0].min(), bx0 - feather))) - 1)
+    y0 = max(0, int(np.floor(min(xy[:, 1].min(), by0 - feather))) - 1)
+    x1 = min(w, int(np.ceil(max(xy[:, 0].max(), bx1 + feather))) + 2)
+    y1 = min(h, int(np.ceil(max(xy[:, 1].max(), by1 + feather))) + 2)
     if x1 - x0 < 2 or y1 - y0 < 2:
-        return
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    rx, ry = xs - lids.origin[0], ys - lids.origin[1]
-    u = rx * lids.across[0] + ry * lids.across[1]
-    v = rx * lids.down[0] + ry * lids.down[1]
+        return None
+    return x0, y0, x1, y1
+
+
+def _floor_feather(lids: _Lids) -> float:
+    return max(1.0, FLOOR_FEATHER * lids.opening)
+
+
+@dataclass
+class _LidMap:
+    """Where each sample of the blinking eye comes from (in the eye's frame) and how."""
+
+    src_v: np.ndarray  # the sample's source row (same column u)
+    grain_u: np.ndarray  # where its grain comes from, on the lid skin (native scale)
+    grain_v: np.ndarray
+    skin: np.ndarray  # bool: stretched lid skin (low frequencies stretched, grain native)
+    moved: np.ndarray  # bool: inside the lid model and moving
+    tone: np.ndarray  # weight of the tone towards the skin around the eye
+    around: np.ndarray  # bool: skin around the eye (the tone's reference)
+    lash_line: np.ndarray  # weight of the lash line where the lids meet
+
+
+def _lid_map(u: np.ndarray, v: np.ndarray, lids: _Lids, closure: float) -> _LidMap:
+    """The lid model at closure `closure` for samples at (u, v) of the eye's frame.
+
+    Per column: the upper lid's skin from the fixed line `top` down to the lashes stretches so
+    the lid's edge, lashes included, travels to the meeting line (the lashes thinning by
+    `LASH_THIN`); the opening is squeezed between the lid's edge and the lower lid (which rises
+    `LOWER_RISE` of the way), the skin under the lower lid stretches back to `bottom`. A
+    stretched skin loses its grain (a 3x stretch smooths grain to a third), so the stretched
+    lid keeps only its low frequencies from the stretch and takes its grain at the native
+    scale from the lid's own skin band, mirror-tiled down the column (each tile shifted along
+    the eye, so that no row repeats)."""
     up = np.interp(u, lids.u, lids.upper)
     lo = np.interp(u, lids.u, lids.lower)
     bottom = np.interp(u, lids.u, lids.bottom)
-    meet = lo - LID_MEET * (lo - up)
+    op = lids.opening
+    top = np.minimum(np.interp(u, lids.u, lids.top), up - LID_MARGIN * op)
     c = BLINK_CLOSURE * closure
-    travel = c * (meet - up)
-    up_t = up + travel  # where the upper lid's edge is now
+    meet = lo - LID_MEET * (lo - up)
+    up_t = up + c * (meet - up)
     lo_t = lo + LOWER_RISE * c * (meet - lo)
-    # the upper lid unfolds: the skin from the fixed line `top` down to the lid's edge (lashes
-    # included) is stretched over the opening, so the edge lands at up_t and the closed eye is
-    # lid skin (the texture above the eye), not a bright band
     eps = 1e-6
-    top = np.minimum(np.interp(u, lids.u, lids.top), up - margin)
-    src_v = v.copy()
-    # the lashes (a band LASH_BAND openings above the edge) thin as the lid closes, the skin
-    # above them stretches to the rest
-    band = LASH_BAND * opening
+    band = np.minimum(LASH_BAND * op, 0.5 * (up - top))  # the lashes, above the lid's edge
     band_t = band * (1.0 - LASH_THIN * c)
+    # the lashes' roots lie at and just under the lid's edge as the model places it: carried
+    # with the lashes, not squeezed away with the opening
+    below = c * np.minimum(LASH_BELOW * op, 0.5 * (lo - up))
+    lo_src = lo + c * np.minimum(LOWER_SKIP * op, 0.5 * (bottom - lo))
+    skin_h = up - band - top  # the lid skin's native height (>= half of up - top)
     skin_end = up_t - band_t
-    lid = (v >= top) & (v < skin_end)
-    span = np.maximum(skin_end - top, eps)
-    src_v[lid] = top[lid] + (v[lid] - top[lid]) * (up[lid] - band - top[lid]) / span[lid]
+    skin = (v >= top) & (v < skin_end)
     lash = (v >= skin_end) & (v < up_t)
-    src_v[lash] = up[lash] - band + (v[lash] - skin_end[lash]) * band / np.maximum(band_t, eps)
     sq = (v >= up_t) & (v < lo_t)
-    gap = np.maximum(lo_t - up_t, eps)
-    src_v[sq] = up[sq] + (v[sq] - up_t[sq]) * (lo[sq] - up[sq]) / gap[sq]
     low = (v >= lo_t) & (v < bottom)
-    stretch = np.maximum(bottom - lo_t, eps)
-    src_v[low] = lo[low] + (v[low] - lo_t[low]) * (bottom[low] - lo[low]) / stretch[low]
-    # the lash line where the lids meet darkens as they close (a closed eye reads as a line)
-    sigma = np.maximum(LASH_WIDTH * opening, 0.6)
-    shade = 1.0 - LASH_SHADE * c * np.exp(-0.5 * ((v - up_t) / sigma) ** 2)
-    inside = (u > lids.u[0]) & (u < lids.u[-1]) & (v >= top) & (v < bottom) & (travel > 1e-3)
-    if not inside.any():
-        return
-    dv = np.where(inside, src_v - v, 0.0)
-    map_x = (xs + dv * lids.down[0]).astype(np.float32)
-    map_y = (ys + dv * lids.down[1]).astype(np.float32)
-    warped = cv2.remap(still, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    here = still[y0:y1, x0:x1].astype(np.float32)
-    blended = warped.astype(np.float32)
+    src = np.select(
+        [skin, lash, sq, low],
+        [
+            top + (v - top) * skin_h / np.maximum(skin_end - top, eps),
+            up - band + (v - skin_end) * (band + below) / np.maximum(band_t, eps),
+            up + below + (v - up_t) * (lo - up - below) / np.maximum(lo_t - up_t, eps),
+            lo_src + (v - lo_t) * (bottom - lo_src) / np.maximum(bottom - lo_t, eps),
+        ],
+        v,
+    )
+    u0, u1 = float(lids.u[0]), float(lids.u[-1])
+    moved = (u > u0) & (u < u1) & (v >= top) & (v < bottom) & (up_t - up > 1e-3)
+    src = np.where(moved, src, v)
+    tile = np.floor((v - top) / np.maximum(skin_h, eps))
+    grain_v = top + _tri(v - top, skin_h)
+    grain_u = u0 + _tri(u - u0 + tile * GRAIN_SHIFT * (u1 - u0), u1 - u0)
     # the part of the lid now over the opening takes the tone of the skin around the eye (an
-    # open eye's upper skin is often in shadow: stretched as it is, it reads as a dark eye)
-    skin = (v >= lo + 0.3 * opening) & (v < bottom) & (u > lids.u[0]) & (u < lids.u[-1])
-    skin |= (v >= top - 0.5 * opening) & (v < up - margin) & (u > lids.u[0]) & (u < lids.u[-1])
-    covering = (v >= up - TONE_ABOVE * opening) & (v < up_t - TONE_GAP * sigma)
-    if skin.any() and covering.any():
-        target = here[skin].mean(axis=0)
-        k = max(3, int(round(opening)) | 1)
-        local = cv2.blur(blended, (k, k))
-        weight = (LID_TONE * c * covering).astype(np.float32)
-        weight = cv2.GaussianBlur(weight, (0, 0), max(0.5, float(sigma.mean())))
-        w_ = weight[..., None] if warped.ndim == 3 else weight
-        blended += w_ * (target - local)
-    blended *= shade[..., None] if warped.ndim == 3 else shade
-    blended = np.clip(np.rint(blended), 0, np.iinfo(still.dtype).max).astype(still.dtype)
-    region = out[y0:y1, x0:x1]
-    region[inside] = blended[inside]
+    # open eye's upper skin is often in shadow: stretched as it is, it reads as a dark eye);
+    # a smooth ramp, not a mask, so that its edge does not alias
+    ramp = max(TONE_RAMP * op, 0.5)
+    # from nothing at the fixed line to full over the opening: a tone that began at the open
+    # lid's edge drew that edge again (an almond the landmark model reads as an open eye)
+    start = _smoothstep((v - top) / np.maximum(up - top, eps))
+    tone = c * start * _smoothstep((skin_end - v) / ramp)
+    if TONE_FADE > 0:
+        tone = tone * _smoothstep((up_t - up) / (TONE_FADE * op))
+    tone = np.where(moved, LID_TONE * tone, 0.0)
+    around = (u > u0) & (u < u1)
+    around &= ((v >= lo + 0.3 * op) & (v < bottom)) | (
+        (v >= top - SKIN_ABOVE * op) & (v < up - LID_MARGIN * op)
+    )
+    sigma = np.maximum(LASH_WIDTH * op, 0.5)
+    lash_line = np.where(moved, c * np.exp(-0.5 * ((v - up_t) / sigma) ** 2), 0.0)
+    return _LidMap(src, grain_u, grain_v, skin & moved, moved, tone, around, lash_line)
+
+
+def _smooth_lash(colour: np.ndarray) -> np.ndarray:
+    """Along the eye, the darkest of each few columns (a lash is thinner than a column's
+    spacing on a large eye), then a box blur so that the line's colour varies smoothly."""
+    if len(colour) < LASH_SPAN:
+        return colour
+    grey = colour.mean(axis=1)
+    idx = np.arange(len(colour))
+    windows = np.clip(
+        idx[:, None] + np.arange(-(LASH_SPAN // 2), LASH_SPAN // 2 + 1), 0, len(idx) - 1
+    )
+    darkest = windows[idx, np.argmin(grey[windows], axis=1)]
+    picked = colour[darkest]
+    return np.asarray(cv2.blur(picked[:, None, :], (1, LASH_SPAN)))[:, 0, :]
+
+
+def _lash_colour(crop: np.ndarray, offset: tuple[int, int], lids: _Lids) -> np.ndarray:
+    """The eye's own lash colour per column of the lid model, (len(u), channels): the darkest
+    sample (by grey) of the band from `LASH_BAND` openings above the upper lid's edge to
+    `LASH_BELOW` under it, smoothed along the eye, and never darker than the face's floor. A
+    closed eye's lash line takes this colour: the lashes' own, not a drawn black."""
+    op = lids.opening
+    steps = np.linspace(-LASH_BAND, LASH_BELOW, 12) * op
+    vs = lids.upper[:, None] + steps[None, :]
+    us = np.broadcast_to(lids.u[:, None], vs.shape)
+    px = lids.origin[0] + us * lids.across[0] + vs * lids.down[0] - offset[0]
+    py = lids.origin[1] + us * lids.across[1] + vs * lids.down[1] - offset[1]
+    got = np.asarray(
+        cv2.remap(crop, px.astype(np.float32), py.astype(np.float32), cv2.INTER_LINEAR,
+                  borderMode=cv2.BORDER_REFLECT_101),
+        dtype=np.float32,
+    )  # fmt: skip
+    if got.ndim == 2:
+        got = got[..., None]
+    grey = got @ LUMA if got.shape[2] == 3 else got[..., 0]
+    pick = np.argmin(grey, axis=1)
+    colour = got[np.arange(len(pick)), pick]  # (n, channels)
+    colour = _smooth_lash(colour)
+    if colour.ndim == 1:
+        colour = colour[:, None]
+    if lids.floor is not None:
+        luma = colour @ LUMA if colour.shape[1] == 3 else colour[:, 0]
+        colour = colour + np.maximum(lids.floor + FLOOR_MARGIN - luma, 0.0)[:, None]
+    return colour
+
+
+def _blink_warp(still: np.ndarray, out: np.ndarray, lids: _Lids, closure: float) -> None:
+    """Close the lids by `closure` (0 open, 1 closed): `_lid_map`'s model, rendered with
+    s x s samples per pixel (`_supersampling`), then no pixel of the eye box darker than the
+    face's darkest percentile (`_lift_dark`). Every column is the identity at the corners
+    (no opening), outside the band and at closure 0; pixels that do not move are copied."""
+    h, w = still.shape[:2]
+    region = _blink_region(lids, still.shape)
+    if region is None:
+        return
+    x0, y0, x1, y1 = region
+    s = _supersampling(lids.opening)
+    # sources lie inside the region; the margin feeds the grain's filter
+    pad = int(np.ceil(3 * GRAIN_SIGMA)) + 2
+    cx0, cy0, cx1, cy1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+    crop = still[cy0:cy1, cx0:cx1].astype(np.float32)
+    low = cv2.GaussianBlur(crop, (0, 0), GRAIN_SIGMA)
+    grain = crop - low
+    offsets = (np.arange(s) + 0.5) / s - 0.5
+    xs = (np.arange(x0, x1)[:, None] + offsets[None, :]).ravel()
+    ys = (np.arange(y0, y1)[:, None] + offsets[None, :]).ravel()
+    gx, gy = np.meshgrid(xs, ys)
+    rx, ry = gx - lids.origin[0], gy - lids.origin[1]
+    u = rx * lids.across[0] + ry * lids.across[1]
+    v = rx * lids.down[0] + ry * lids.down[1]
+    lm_ = _lid_map(u, v, lids, closure)
+    if not lm_.moved.any():
+        return
+    dv = lm_.src_v - v
+
+    def sample(img: np.ndarray, px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            cv2.remap(
+                img, (px - cx0).astype(np.float32), (py - cy0).astype(np.float32),
+                cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101,
+            ),
+            dtype=np.float32,
+        )  # fmt: skip
+
+    def channels(a: np.ndarray) -> np.ndarray:
+        return a[..., None] if crop.ndim == 3 else a
+
+    mx, my = gx + dv * lids.down[0], gy + dv * lids.down[1]
+    warped = sample(crop, mx, my)
+    gu, gv = lm_.grain_u - u, lm_.grain_v - v
+    # grain beyond a few of its standard deviations is structure (a crease, a lash): not tiled
+    limit = GRAIN_CLIP * 1.4826 * float(np.median(np.abs(grain))) + 1e-3
+    native = sample(
+        grain,
+        gx + gu * lids.across[0] + gv * lids.down[0],
+        gy + gu * lids.across[1] + gv * lids.down[1],
+    )
+    carried = sample(low, mx, my) + np.clip(native, -limit, limit)
+    res = np.where(channels(lm_.skin), carried, warped)
+    if lm_.around.any() and lm_.tone.max() > 0:
+        here = sample(crop, gx, gy)
+        target = here[lm_.around].mean(axis=0)
+        k = max(3, int(round(lids.opening * s)) | 1)
+        local = cv2.blur(res, (k, k))
+        res = res + channels(lm_.tone.astype(np.float32)) * (target - local)
+    if LASH_LINE > 0:
+        colour = _lash_colour(crop, (cx0, cy0), lids)
+        line = np.stack([np.interp(u, lids.u, colour[:, i]) for i in range(colour.shape[1])], -1)
+        if crop.ndim == 2:
+            line = line[..., 0]
+        weight = channels((LASH_LINE * lm_.lash_line).astype(np.float32))
+        res = res + weight * np.minimum(line - res, 0.0)  # never lighter: only towards it
+    hh, ww = y1 - y0, x1 - x0
+    shape = (hh, s, ww, s, *res.shape[2:])
+    pixels = res.reshape(shape).mean(axis=(1, 3))
+    motion = np.abs(dv).reshape(hh, s, ww, s).mean(axis=(1, 3))
+    moved = lm_.moved.reshape(hh, s, ww, s).any(axis=(1, 3))
+    here_px = still[y0:y1, x0:x1].astype(np.float32)
+    # pixels that barely move keep their own value (a box of samples would blur them)
+    m = np.where(moved, np.clip(motion / MOTION_SNAP, 0.0, 1.0), 0.0)
+    pixels = here_px + channels(m.astype(np.float32)) * (pixels - here_px)
+    pixels, lifted = _lift_dark(pixels, lids, closure, x0, y0)
+    write = moved | lifted
+    block = out[y0:y1, x0:x1]
+    done = np.clip(np.rint(pixels), 0, np.iinfo(still.dtype).max).astype(still.dtype)
+    block[write] = done[write]
+
+
+def _lift_dark(
+    pixels: np.ndarray, lids: _Lids, closure: float, x0: int, y0: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lift whatever in the eye box is darker than the face's darkest percentile (`floor`) to
+    it, in proportion to the closure, feathered outside the box: a closed eye shows lid and
+    lashes, and a lash seen from the front through closed lids is no darker than the darkest
+    of the face (a pupil left by a misplaced lid would be). Grey levels (BT.601 luma); the
+    same amount is added to every channel, so the hue is kept. Returns the pixels and where
+    they changed."""
+    hh, ww = pixels.shape[:2]
+    none = np.zeros((hh, ww), bool)
+    if lids.floor is None or closure <= 0:
+        return pixels, none
+    bx0, by0, bx1, by1 = lids.box
+    xs = np.arange(x0, x0 + ww, dtype=np.float32)
+    ys = np.arange(y0, y0 + hh, dtype=np.float32)
+    dx = np.maximum(np.maximum(bx0 - xs, xs - bx1), 0.0)[None, :]
+    dy = np.maximum(np.maximum(by0 - ys, ys - by1), 0.0)[:, None]
+    # full strength on the box's pixels and the next one out (a box rounded outwards)
+    weight = closure * np.clip(1.0 - (np.hypot(dx, dy) - 1.0) / _floor_feather(lids), 0.0, 1.0)
+    luma = pixels @ LUMA if pixels.ndim == 3 else pixels
+    lift = weight * np.maximum(lids.floor + FLOOR_MARGIN - luma, 0.0)
+    lifted = lift > 0
+    if not lifted.any():
+        return pixels, none
+    return pixels + (lift[..., None] if pixels.ndim == 3 else lift), lifted
+
+
+def dark_floor(image: np.ndarray, face: FaceLandmarks) -> float:
+    """The face's darkest percentile of grey (BT.601 luma) inside its hull: a closing lid shows
+    nothing darker."""
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    mask = np.zeros(grey.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(face.hull() * 16).astype(np.int32)], 1, shift=4)
+    values = grey[mask > 0]
+    if values.size == 0:
+        return 0.0
+    return float(np.percentile(values, FLOOR_PERCENTILE))
 
 
 def _gaze_warp(still: np.ndarray, out: np.ndarray, eye: _Eye, amount: float) -> None:

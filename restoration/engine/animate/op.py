@@ -47,20 +47,53 @@ DEFAULT_LABEL = "Animated from a still photograph: this person did not move like
 MAX_FPS = 60
 MAX_FRAMES = 600
 DRIVERS: dict[str, type] = {"landmarks": LandmarkDriver}
+BLINK_EYES = ("both", "right", "left", "image-left", "image-right")
+# the subject's right eye is on the image's left
+EYES_BLINKING = {
+    "both": ("right", "left"),
+    "right": ("right",),
+    "left": ("left",),
+    "image-left": ("right",),
+    "image-right": ("left",),
+}
 
 
-def _check_face(name: str, value: Any) -> int | str:
+def _check_face(name: str, value: Any) -> int | str | list[float]:
     if isinstance(value, str) and value in ("largest", "all"):
         return value
+    if isinstance(value, str) and "," in value:  # a form's text box: "x0, y0, x1, y1"
+        try:
+            value = [float(p) for p in value.strip(" []()").split(",")]
+        except ValueError:
+            raise ParamError(
+                name, f"a face box is four numbers x0, y0, x1, y1, got {value!r}"
+            ) from None
+    if isinstance(value, list | tuple):
+        return _check_box(name, value)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParamError(
-            name, f"must be 'largest', 'all' or a face index (0 = largest), got {value!r}"
+            name,
+            "must be 'largest', 'all', a face index (0 = largest) or a box [x0, y0, x1, y1] "
+            f"in pixels, got {value!r}",
         )
     if not 0 <= value <= 255:
         raise ParamError(name, f"face index must be in [0, 255], got {value}")
     return value
+
+
+def _check_box(name: str, value: list[Any] | tuple[Any, ...]) -> list[float]:
+    """A face chosen by a box in pixels of the still: [x0, y0, x1, y1], x0 < x1, y0 < y1."""
+    if len(value) != 4:
+        raise ParamError(name, f"a face box is four numbers [x0, y0, x1, y1], got {len(value)}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v):
+            raise ParamError(name, f"a face box holds numbers of pixels, got {v!r}")
+    x0, y0, x1, y1 = (float(v) for v in value)
+    if not (x0 < x1 and y0 < y1) or min(x0, y0) < 0:
+        raise ParamError(name, f"a face box needs 0 <= x0 < x1 and 0 <= y0 < y1, got {value!r}")
+    return [x0, y0, x1, y1]
 
 
 def _check_times(name: str, value: Any) -> list[float]:
@@ -154,8 +187,18 @@ class Animate(Operation):
         ),
         JsonParam(
             "face", "str", default="largest", checker=_check_face,
-            schema={"oneOf": [{"type": "string", "enum": ["largest", "all"]}, {"type": "integer", "minimum": 0}]},
-            description="which face: 'largest', 'all', or an index (0 = largest)",
+            schema={"oneOf": [
+                {"type": "string", "enum": ["largest", "all"]},
+                {"type": "integer", "minimum": 0},
+                {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 4, "maxItems": 4},
+            ]},
+            description="which face: 'largest', 'all', an index (0 = largest) or a box [x0, y0, x1, y1] "
+            "in pixels (the detected face that overlaps it most)",
+        ),
+        ParamSpec(
+            "blink_eyes", "str", default="both", choices=BLINK_EYES,
+            description="which eyes blink: both, or one (a wink): right/left are the subject's, "
+            "image-left/image-right as seen",
         ),
         ParamSpec("label", "bool", default=True, description="burn in the label (strongly recommended)"),
         ParamSpec(
@@ -230,6 +273,7 @@ class Animate(Operation):
             tilt=clean["tilt"],
             loop=clean["loop"],
             eye_opening_of_face=opening,
+            eyes=EYES_BLINKING[clean["blink_eyes"]],
         )
         driver: Driver = DRIVERS[clean["driver"]]()
         with _one_blas_thread():
@@ -368,17 +412,41 @@ def _software() -> dict[str, str]:
     return versions
 
 
-def _select(found: list[lm.FaceLandmarks], which: int | str) -> list[lm.FaceLandmarks]:
+def _select(
+    found: list[lm.FaceLandmarks], which: int | str | list[float]
+) -> list[lm.FaceLandmarks]:
     if not found:
         raise BadInputError("animate: no face found in the image")
     if which == "largest":
         return found[:1]
     if which == "all":
         return found
+    if isinstance(which, list):
+        return [_face_in_box(found, which)]
     assert isinstance(which, int)
     if which >= len(found):
         raise BadInputError(f"animate: face {which} asked for, {len(found)} found (0 = largest)")
     return [found[which]]
+
+
+def _face_in_box(found: list[lm.FaceLandmarks], box: list[float]) -> lm.FaceLandmarks:
+    """The detected face whose box overlaps `box` most (intersection over union)."""
+    x0, y0, x1, y1 = box
+
+    def overlap(face: lm.FaceLandmarks) -> float:
+        fx0, fy0, fx1, fy1 = face.box
+        iw = max(0.0, min(x1, fx1) - max(x0, fx0))
+        ih = max(0.0, min(y1, fy1) - max(y0, fy0))
+        inter = iw * ih
+        union = (x1 - x0) * (y1 - y0) + (fx1 - fx0) * (fy1 - fy0) - inter
+        return inter / max(union, 1e-9)
+
+    best = max(found, key=overlap)
+    if overlap(best) <= 0.0:
+        raise BadInputError(
+            f"animate: no face in the box {[round(v, 1) for v in box]} ({len(found)} found)"
+        )
+    return best
 
 
 def _opening_of_face(face: lm.FaceLandmarks) -> float:

@@ -85,12 +85,14 @@ def build_timeline(
     tilt: float,
     loop: bool,
     eye_opening_of_face: float,
+    eyes: tuple[str, ...] = ("right", "left"),
 ) -> Timeline:
     """Poses for round(duration x fps) frames.
 
     Smile and gaze rise with a smoothstep over a third of the clip (at most 1.2 s) and, with
     `loop`, fall back symmetrically; the nod is sin^2 (down and back), the tilt a full sine
-    (one side, the other, back), both periodic over the clip. Blinks close and open both eyes
+    (one side, the other, back), both periodic over the clip. Blinks close and open `eyes`
+    (the subject's)
     with sin^2 and are placed evenly (or at `blink_times`), never touching the first frame.
     """
     count = max(2, round(duration * float(fps)))
@@ -124,8 +126,8 @@ def build_timeline(
         poses.append(
             FramePose(
                 smile=smile * envelope,
-                blink_right=closure,
-                blink_left=closure,
+                blink_right=closure if "right" in eyes else 0.0,
+                blink_left=closure if "left" in eyes else 0.0,
                 gaze=envelope if gaze else 0.0,
                 pitch=nod * math.sin(math.pi * phase) ** 2,
                 roll=tilt * math.sin(2 * math.pi * phase),
@@ -139,6 +141,7 @@ def build_timeline(
         "blink_length_s": round(length, 3),
         "blink_length_requested_s": round(blink_duration, 3),
         "blinks_dropped": dropped,
+        "blink_eyes": list(eyes),
         "loop": "ping-pong" if loop else "none",
     }
     return Timeline(tuple(poses), fps, tuple(centres), length, facts)
