@@ -28,7 +28,7 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from archive.models import Citation, Figure, Film, Note, Photo, ReferenceImage, Source
-from restoration.models import Artifact
+from restoration.models import Artifact, Face
 from restoration.selectors import LineageGraph, lineage_ancestors, lineage_data
 
 M = TypeVar("M", bound=Model)
@@ -392,6 +392,20 @@ def visible_faces(queryset: QuerySet[M], user: User) -> QuerySet[M]:
     if can_view_restricted(user):
         return queryset
     return queryset.exclude(artifact_id__in=tainted_artifacts_sql())
+
+
+def hidden_face_ids(user: User) -> set[int] | None:
+    """The face ids a face search must skip for ``user``: None when they may see every face;
+    the faces on restricted images (and on anything made from one) otherwise. The complement
+    of ``visible_faces``, small where the restricted part is small, so a search over a million
+    faces does not first list the visible ones. Raises PermissionError for a user who may not
+    see the catalogue at all."""
+    if not can_view_catalogue(user):
+        raise PermissionError("this user may not see the catalogue")
+    if can_view_restricted(user):
+        return None
+    hidden = Face.objects.filter(artifact_id__in=tainted_artifacts_sql())
+    return set(hidden.values_list("pk", flat=True))
 
 
 def visible_artifact(artifact_id: int, user: User) -> Artifact | None:

@@ -286,6 +286,9 @@ ARCHIVE_DECODE_MEMORY_MB = env_int("ARCHIVE_DECODE_MEMORY_MB", 3072)
 # turns indexing and face search off, e.g. where biometric processing needs a legal basis).
 ARCHIVE_IDENTITY_CHECK = env_bool("ARCHIVE_IDENTITY_CHECK", True)
 ARCHIVE_FACE_INDEX = env_bool("ARCHIVE_FACE_INDEX", True)
+# Face search answers from an exact scan up to this many faces, from an HNSW graph above it
+# (restoration/faces.py says why the default is high: bench/faces.py).
+ARCHIVE_FACE_HNSW_FROM = env_int("ARCHIVE_FACE_HNSW_FROM", 5_000_000)
 # Frames of a video step compared with its input's faces (evenly spaced, ends included).
 ARCHIVE_IDENTITY_VIDEO_SAMPLES = env_int("ARCHIVE_IDENTITY_VIDEO_SAMPLES", 6)
 _DRAMATIQ_MIDDLEWARE = [

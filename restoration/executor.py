@@ -59,6 +59,8 @@ class OpRequest:
     models: Mapping[str, ModelRef] = field(default_factory=dict)
     mtcnn_dir: Path | None = None
     identity: bool = False  # also check the faces' identity after the result (see summary)
+    # confirmed faces of the figures the input shows ({"face", "figure", "embedding"})
+    identity_references: list[dict[str, Any]] = field(default_factory=list)
 
     def message(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class OpRequest:
             "models": dict(self.models),
             "mtcnn_dir": self.mtcnn_dir,
             "identity": self.identity,
+            "identity_references": self.identity_references,
         }
 
 
@@ -235,11 +238,23 @@ class WorkerPool:
             worker.kill()
 
     def summarize(
-        self, before: np.ndarray, after: np.ndarray, watch: Watch, *, identity: bool = False
+        self,
+        before: np.ndarray,
+        after: np.ndarray,
+        watch: Watch,
+        *,
+        identity: bool = False,
+        references: list[dict[str, Any]] | None = None,
     ) -> Measured:
         """The change summary of ``after`` against ``before`` (and, with ``identity``, the
         faces' identity check), computed in a worker."""
-        message = {"kind": "summary", "before": before, "after": after, "identity": identity}
+        message = {
+            "kind": "summary",
+            "before": before,
+            "after": after,
+            "identity": identity,
+            "identity_references": references or [],
+        }
         run = self._start(message, watch)
         summary: dict[str, Any] = run.wait_for("summary")
         return Measured(summary, run.identity)
@@ -441,7 +456,12 @@ def close_pools() -> None:
 
 
 def change_summary(
-    before: np.ndarray, after: np.ndarray, *, time_limit_s: float = 600.0, identity: bool = False
+    before: np.ndarray,
+    after: np.ndarray,
+    *,
+    time_limit_s: float = 600.0,
+    identity: bool = False,
+    references: list[dict[str, Any]] | None = None,
 ) -> Measured:
     """The lineage's change summary (and, with ``identity``, the identity check), computed in
     an engine worker (it is engine code and works on whole images: it must not run in the web
@@ -453,7 +473,7 @@ def change_summary(
         limit_s=time_limit_s,
         budget_mb=pool.memory_mb,
     )
-    return pool.summarize(before, after, watch, identity=identity)
+    return pool.summarize(before, after, watch, identity=identity, references=references)
 
 
 def measure_faces(message: dict[str, Any], *, time_limit_s: float = 600.0) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from archive.models import Citation, ReferenceImage
 from archive.selectors import artifact_is_visible, visible_citations, visible_references
 from restoration import executor, imagefile
+from restoration.faces import confirmed_references
 from restoration.models import Artifact, Step
 from restoration.services import AcceptedFile, Derivation, NewInput, artifact_ingest
 from restoration.storage import open_object
@@ -56,12 +57,14 @@ def _decode(stream: IO[bytes]) -> Any:
     return imagefile.decode_rgb_or_grey(stream, max_pixels=settings.ARCHIVE_MAX_PIXELS)
 
 
-def _measured(before: Any, after: Any) -> executor.Measured:
+def _measured(before: Any, after: Any, references: list[dict[str, Any]]) -> executor.Measured:
     """The change summary and the faces' identity check, measured in an engine worker, not in
     the web server's process; both are evidence, not the product, so a failure (e.g. over the
     memory budget) records the step without them."""
     try:
-        return executor.change_summary(before, after, identity=settings.ARCHIVE_IDENTITY_CHECK)
+        return executor.change_summary(
+            before, after, identity=settings.ARCHIVE_IDENTITY_CHECK, references=references
+        )
     except executor.OperationFailed:
         logger.warning("manual step: no change summary", exc_info=True)
         return executor.Measured({})
@@ -120,6 +123,7 @@ def step_record_manual(
             on_behalf_of=on_behalf_of,
             tool=tool,
             filename=filename,
+            user=user,
         )
 
     result = artifact_ingest(stream=image, filename=filename or "upload", user=user, derive=derive)
@@ -137,6 +141,7 @@ def _derivation(
     on_behalf_of: str,
     tool: str,
     filename: str,
+    user: AbstractBaseUser | None = None,
 ) -> Derivation:
     """The manual step that made the upload, measured against its input (before any write)."""
     if upload.sha256 == source.sha256:
@@ -146,7 +151,9 @@ def _derivation(
         )
     with open_object(source.sha256) as fh:
         before = _decode(fh)
-    measured = _measured(before, _decode(upload.file))
+    measured = _measured(
+        before, _decode(upload.file), confirmed_references(artifact_id=source.pk, user=user)
+    )
     parameters: dict[str, Any] = {"tool": tool, "media_type": upload.facts.media_type}
     if filename:
         parameters["original_filename"] = filename

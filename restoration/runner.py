@@ -51,6 +51,7 @@ from restoration.executor import (
     OpRequest,
     run_operation,
 )
+from restoration.faces import confirmed_references
 from restoration.jobstate import (
     TERMINAL,
     cancel_reason,
@@ -391,6 +392,11 @@ def _run_step(
         models={name: model_ref(w) for name, w in weights_by_param.items() if w is not None},
         mtcnn_dir=mtcnn_dir() if op.kind == "ai" else None,
         identity=settings.ARCHIVE_IDENTITY_CHECK,
+        identity_references=(
+            confirmed_references(artifact_id=source.pk, user=job.requester)
+            if settings.ARCHIVE_IDENTITY_CHECK
+            else []
+        ),
     )
     started = now()
     # The operation runs in an engine worker process (restoration.executor): a crash, an

@@ -56,6 +56,10 @@ class FaceMatchSerializer(serializers.Serializer):
     verdict = serializers.CharField(help_text="same (under 0.40), uncertain or different")
 
 
+class FaceSearchResultSerializer(serializers.Serializer):
+    matches = FaceMatchSerializer(many=True)
+
+
 class FaceSearchSerializer(serializers.Serializer):
     image = serializers.ImageField(required=False, help_text="an uploaded photo: its largest face")
     artifact = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
@@ -119,7 +123,7 @@ class FaceViewSet(
             "multipart/form-data": FaceSearchSerializer,
             "application/json": FaceSearchSerializer,
         },
-        responses=FaceMatchSerializer(many=True),
+        responses=FaceSearchResultSerializer,
     )
     @action(detail=False, methods=["post"])
     def search(self, request: Request) -> Response:

@@ -315,12 +315,45 @@ def scale_transform(before_shape: Sequence[int], after_shape: Sequence[int]) -> 
     return np.array([[sx, 0, 0], [0, sy, 0]], np.float64)
 
 
+# Two different photographs of one person (other years, other light): dlib's own threshold.
+ACROSS_PHOTOS_BELOW = 0.6
+
+
+def _against_confirmed(
+    embedding: np.ndarray | None, references: Sequence[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The output face against a figure's confirmed faces on other photographs: per figure
+    the nearest distance and whether it is under ``ACROSS_PHOTOS_BELOW``."""
+    if embedding is None or not references:
+        return None
+    by_figure: dict[int, list[tuple[int, float]]] = {}
+    for ref in references:
+        vector = np.frombuffer(ref["embedding"], np.float32)
+        by_figure.setdefault(int(ref["figure"]), []).append(
+            (int(ref["face"]), distance(embedding, vector))
+        )
+    figures = []
+    for figure, rows in sorted(by_figure.items()):
+        face, nearest = min(rows, key=lambda r: r[1])
+        figures.append(
+            {
+                "figure": figure,
+                "faces": len(rows),
+                "nearest_face": face,
+                "distance": round(nearest, 4),
+                "matches": nearest < ACROSS_PHOTOS_BELOW,
+            }
+        )
+    return {"below": ACROSS_PHOTOS_BELOW, "figures": figures}
+
+
 def identity_check(
     before: np.ndarray,
     after: np.ndarray,
     *,
     transform: np.ndarray | None = None,
     before_faces: list[FaceMeasure] | None = None,
+    references: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Per face of ``before``: where it is in ``after``, the embedding distance and a verdict.
 
@@ -330,6 +363,11 @@ def identity_check(
     own) and paired with the output face that overlaps it most (IoU over 0.3). A face with no
     partner is ``unmeasured`` when its box left the output (cropped away) and ``uncertain`` when
     the output shows no face where it was.
+
+    ``references`` (``{"face", "figure", "embedding"}``: faces a cataloguer confirmed as a
+    figure, on other photographs) are compared with every paired output face as well
+    (``confirmed``), so a restoration that drifts away from the person's other photographs
+    says so even when it stays close to its own input.
     """
     if transform is None:
         transform = scale_transform(before.shape, after.shape)
@@ -374,6 +412,9 @@ def identity_check(
         else:
             d = distance(face.embedding, partner.embedding)
             entry.update(distance=round(d, 4), verdict=verdict(d))
+            confirmed = _against_confirmed(partner.embedding, references)
+            if confirmed is not None:
+                entry["confirmed"] = confirmed
         entries.append(entry)
     return {**method_record(), "faces": entries}
 

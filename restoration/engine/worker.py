@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if kind == "summary":
             send_summary(
-                message["before"], message["after"], out, identity=bool(message.get("identity"))
+                message["before"],
+                message["after"],
+                out,
+                identity=bool(message.get("identity")),
+                references=message.get("identity_references") or (),
             )
             continue
         if kind == "faces":
@@ -168,6 +172,7 @@ def run_request(message: dict[str, Any], out: BinaryIO) -> bool:
         out,
         identity=bool(message.get("identity")),
         transform=_geometry(op, image, message["params"]),
+        references=message.get("identity_references") or (),
     )
     return True
 
@@ -275,6 +280,7 @@ def send_summary(
     *,
     identity: bool = False,
     transform: np.ndarray | None = None,
+    references: Any = (),
 ) -> None:
     """Send the change summary of ``after`` against ``before``: after a job step's result, or
     alone for a manual step's upload. A summary is evidence, not the product: when it cannot
@@ -290,7 +296,7 @@ def send_summary(
         print(f"change summary failed: {exc!r}", file=sys.stderr)
     reply: dict[str, Any] = {"kind": "summary", "summary": summary}
     if identity:
-        reply["identity"] = still_identity(before, after, transform)
+        reply["identity"] = still_identity(before, after, transform, references)
     ipc.send(out, reply)
 
 
@@ -348,7 +354,9 @@ def _video_identity(kind: str, **args: Any) -> dict[str, Any]:
         return {"error": f"{type(exc).__name__}: {exc}"}
 
 
-def still_identity(before: Any, after: Any, transform: np.ndarray | None) -> dict[str, Any]:
+def still_identity(
+    before: Any, after: Any, transform: np.ndarray | None, references: Any = ()
+) -> dict[str, Any]:
     """The identity check of a still step, or ``{"error": reason}`` when it cannot be made (a
     missing model, an image the detector cannot take): the step is recorded either way."""
     from . import identity
@@ -357,7 +365,7 @@ def still_identity(before: Any, after: Any, transform: np.ndarray | None) -> dic
     if missing is not None:
         return {"error": missing}
     try:
-        return identity.identity_check(before, after, transform=transform)
+        return identity.identity_check(before, after, transform=transform, references=references)
     except Exception as exc:  # MemoryError included: evidence, not the product
         print(f"identity check failed: {exc!r}", file=sys.stderr)
         return {"error": f"{type(exc).__name__}: {exc}"}

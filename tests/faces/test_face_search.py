@@ -144,3 +144,43 @@ def test_face_search_can_be_turned_off(archive, people, settings):
         "/api/v1/faces/search/", {"artifact": archive["first"].master_id}, format="json"
     )
     assert answer.status_code == 404
+
+
+def test_a_restoration_of_a_confirmed_face_is_checked_against_the_figures_other_faces(
+    archive, people, monkeypatch
+):
+    """Faces confirmed as a figure on other photographs: a later step's output face is compared
+    with them too, and a swap says it no longer matches them."""
+    from archive.services import face_confirm
+    from restoration import runner
+    from restoration.jobs import job_create
+    from restoration.manual import step_record_manual
+    from restoration.models import Step
+
+    monkeypatch.setattr("restoration.jobs.enqueue", lambda job_id: True)
+    admin = people["admin"]
+    figure = figure_create(name="Li Dazhao", user=admin)
+    first, second = archive["first"], archive["second"]
+    for photo in (first, second):
+        face = Face.objects.get(artifact_id=photo.master_id)
+        face_confirm(face_id=face.pk, figure=figure, user=admin, rationale="captioned print")
+    job = job_create(user=admin, input_id=second.master_id, steps=[{"op": "denoise"}])
+    assert runner.run_job(job.pk) == "succeeded"
+    entry = Step.objects.get(job=job).identity["faces"][0]
+    against = entry["confirmed"]["figures"][0]
+    assert against["figure"] == figure.pk and against["faces"] == 2 and against["matches"]
+
+    class Upload(io.BytesIO):
+        name = "swap.png"
+
+    from tests.faces.test_identity_engine import paste_face
+
+    swapped = step_record_manual(
+        input_artifact_id=second.master_id,
+        image=Upload(png(paste_face(variant(load("old_a.png"), 2), load("old_w_scratch_a.png")))),
+        rationale="retouched",
+        user=admin,
+    )
+    entry = swapped.identity["faces"][0]
+    assert entry["verdict"] == "different"
+    assert entry["confirmed"]["figures"][0]["matches"] is False

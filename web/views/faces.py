@@ -12,7 +12,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from access.actions import can_catalogue
 from access.visibility import visible_citations, visible_faces, visible_figures
@@ -80,9 +82,8 @@ def face_search(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_POST
 def face_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.method != "POST":
-        raise Http404
     user = request.user
     face = get_object_or_404(visible_faces(Face.objects.all(), user), pk=pk)
     if not can_catalogue(user):
@@ -92,7 +93,8 @@ def face_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
         visible_figures(Figure.objects.filter(pk=int(raw)), user).first() if raw.isdigit() else None
     )
     if figure is None:
-        raise Http404
+        messages.error(request, _("Choose the figure this face shows."))
+        return redirect(f"{reverse('web:faces')}?face={face.pk}")
     raw_citation = request.POST.get("citation", "")
     citation = None
     if raw_citation.isdigit():
@@ -107,7 +109,7 @@ def face_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
-        return redirect(request.POST.get("next") or "web:figure", pk=figure.pk)
+        return redirect("web:figure", pk=figure.pk)
     messages.success(request, _("The face is now confirmed as %(name)s.") % {"name": figure.name})
     return redirect("web:figure", pk=figure.pk)
 
