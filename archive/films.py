@@ -177,11 +177,17 @@ def film_update(
     user: AbstractBaseUser | None = None,
     **fields: Any,
 ) -> Film:
-    """Change a film's catalogue record; its master never changes."""
-    fields = _checked(dict(fields)) if set(fields) <= set(FILM_FIELDS) else fields
+    """Change a film's catalogue record; its master never changes. The catalogue fields are
+    checked as at ingest (an unknown field, a bad EDTF date or carrier, a frame rate that is
+    not a number: ``ValidationError``); ``figures`` replaces the links the caller could see and
+    keeps those to figures ``user`` may not see (``access.visibility.keep_hidden``). Raises
+    ``ImageRejected`` (code ``unknown_field`` / ``invalid_field``) as ingest does."""
+    from access.visibility import keep_hidden, visible_figures
+
+    title = fields.pop("title", None)
+    fields = _checked(dict(fields))
     with transaction.atomic():
         before = _state(film)
-        title = fields.pop("title", None)
         if title is not None:
             film.title = title
         for name, value in fields.items():
@@ -189,7 +195,7 @@ def film_update(
         film.full_clean(exclude=["master", "figures"])
         film.save()
         if figures is not None:
-            film.figures.set(figures)
+            film.figures.set(keep_hidden(list(figures), film.figures.all(), visible_figures, user))
         _revision(film, "update", before, user)
     return film
 

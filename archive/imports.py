@@ -229,3 +229,24 @@ class ImportJournal:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"root": str(self.root.resolve()), "done": self.done}))
         os.replace(tmp, self.path)
+
+
+class ImportRefused(Exception):
+    """The importing user cannot import: unknown, inactive, or without the permission."""
+
+
+def importing_user(username: str | None, *, permission: str, what: str) -> Any:
+    """The user a bulk import records on every ingest step (import_photos, import_films): one
+    rule for both, so neither imports as an inactive user or one who may not add ``what``."""
+    from django.contrib.auth import get_user_model
+
+    if not username:
+        raise ImportRefused("give --user USERNAME: every ingest step records who imported the file")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ImportRefused(f"no user {username!r}")
+    if not user.is_active:
+        raise ImportRefused(f"user {username!r} is not active")
+    if not user.has_perm(permission):
+        raise ImportRefused(f"user {username!r} may not add {what} ({permission})")
+    return user

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from archive.models import Photo
+from archive.models import Figure, Photo
 from restoration.models import Artifact, Step
 from tests.conftest import image_bytes
 
@@ -313,3 +313,28 @@ def test_a_name_variant_needs_its_name_even_in_a_patch(clients, world):
     )
     assert response.status_code == 400
     assert response.json()["fields"] == {"names[0].name": ["This field is required."]}
+
+
+def test_a_film_patch_keeps_hidden_figures_and_checks_its_fields(clients, world, users, tmp_path):
+    """Issue 25 (drift between photos and films): a cataloguer's PATCH of a film's figures
+    dropped the restricted figures they cannot see, and `original_fps: "fast"` was stored."""
+    from archive.films import film_ingest
+    from tests.film import support
+
+    path = support.write(tmp_path / "reel.mkv", 4)
+    with open(path, "rb") as fh:
+        film = film_ingest(stream=fh, filename="reel.mkv", user=users["admin"]).film
+    film.figures.set([world.figure, world.secret_figure])
+    cataloguer = clients["cataloguer"]
+    other = Figure.objects.create(name="Another")
+    r = cataloguer.patch(f"/api/v1/films/{film.pk}/", {"figures": [other.pk]}, format="json")
+    assert r.status_code == 200, r.content
+    assert set(film.figures.values_list("pk", flat=True)) == {other.pk, world.secret_figure.pk}
+    bad = cataloguer.patch(
+        f"/api/v1/films/{film.pk}/", {"title": "g", "original_fps": "fast"}, format="json"
+    )
+    assert bad.status_code == 400, bad.content
+    film.refresh_from_db()
+    assert film.original_fps != "fast" and film.title != "g"
+    good = cataloguer.patch(f"/api/v1/films/{film.pk}/", {"original_fps": "18"}, format="json")
+    assert good.status_code == 200 and good.json()["original_fps"] == "18/1"  # as at ingest

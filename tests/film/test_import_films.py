@@ -15,8 +15,16 @@ from tests.film import support
 pytestmark = pytest.mark.django_db
 
 
+def archivist(django_user_model, username: str = "archivist", *, active: bool = True):
+    from django.contrib.auth.models import Group
+
+    user = django_user_model.objects.create_user(username=username, is_active=active)
+    user.groups.add(Group.objects.get(name="cataloguer"))
+    return user
+
+
 def test_import_films_videos_folders_and_zips(tmp_path, django_user_model):
-    django_user_model.objects.create_user(username="archivist")
+    archivist(django_user_model)
     box = tmp_path / "box"
     box.mkdir()
     support.write(box / "a.mkv", 6, fps=Fraction(18))
@@ -56,3 +64,16 @@ def test_import_films_videos_folders_and_zips(tmp_path, django_user_model):
     lines = again.getvalue().splitlines()
     assert sum(line.startswith("duplicate ") for line in lines) == 3
     assert Film.objects.count() == 3
+
+
+def test_import_films_checks_the_user_as_import_photos_does(tmp_path, django_user_model):
+    """Issue 25 (drift): import_films took any user, active or not, allowed or not."""
+    from django.core.management.base import CommandError
+
+    support.write(tmp_path / "a.mkv", 4, fps=Fraction(18))
+    archivist(django_user_model, "gone", active=False)
+    django_user_model.objects.create_user(username="reader")
+    for who, expected in (("gone", "not active"), ("reader", "may not add films")):
+        with pytest.raises(CommandError, match=expected):
+            call_command("import_films", str(tmp_path / "a.mkv"), "--user", who)
+    assert not Film.objects.exists()

@@ -13,11 +13,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from archive.films import film_ingest, film_ingest_sequence
+from archive.imports import ImportRefused, importing_user
 from restoration.engine.video import VIDEO_EXTENSIONS
 from restoration.imagefile import ImageRejected
 from restoration.services import sequence_members, zip_sequence_frames
@@ -42,9 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--report", type=Path, help="write one CSV line per film")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = get_user_model().objects.filter(username=options["user"]).first()
-        if user is None:
-            raise CommandError(f"no user named {options['user']!r}")
+        try:
+            user = importing_user(options["user"], permission="archive.add_film", what="films")
+        except ImportRefused as exc:
+            raise CommandError(str(exc)) from exc
         metadata = {
             key: value
             for key, value in {

@@ -14,9 +14,11 @@ from tqdm import tqdm
 
 from archive.imports import (
     ImportJournal,
+    ImportRefused,
     Manifest,
     ManifestError,
     ManifestRow,
+    importing_user,
     read_manifest,
     scan_directory,
 )
@@ -149,18 +151,7 @@ class Command(BaseCommand):
             )
 
     def _user(self, username: str | None) -> Any:
-        if not username:
-            raise CommandError(
-                "give --user USERNAME: every ingest step records who imported the file"
-            )
-        from django.contrib.auth import get_user_model
-
         try:
-            user = get_user_model().objects.get(username=username)
-        except get_user_model().DoesNotExist as exc:
-            raise CommandError(f"no user {username!r}") from exc
-        if not user.is_active:
-            raise CommandError(f"user {username!r} is not active")
-        if not user.has_perm("archive.add_photo"):
-            raise CommandError(f"user {username!r} may not add photos (archive.add_photo)")
-        return user
+            return importing_user(username, permission="archive.add_photo", what="photos")
+        except ImportRefused as exc:
+            raise CommandError(str(exc)) from exc
