@@ -105,6 +105,7 @@ class FaceViewSet(
 
     queryset = Face.objects.none()  # for the schema; requests use get_queryset()
     serializer_class = FaceSerializer
+    lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     write_permissions = {"search": [], "confirm": ["archive.change_figure"]}
 
