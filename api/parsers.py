@@ -24,7 +24,7 @@ DEFAULT_MAX_DEPTH = 32
 
 
 def max_depth() -> int:
-    return int(getattr(settings, "ARCHIVE_JSON_MAX_DEPTH", DEFAULT_MAX_DEPTH))
+    return int(settings.ARCHIVE_JSON_MAX_DEPTH)
 
 
 class JSONParser(parsers.JSONParser):

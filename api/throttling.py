@@ -16,7 +16,7 @@ class JobSubmitThrottle(UserRateThrottle):
     scope = "job_submit"
 
     def get_rate(self) -> str | None:
-        return getattr(settings, "ARCHIVE_JOB_SUBMIT_RATE", "60/min") or None
+        return settings.ARCHIVE_JOB_SUBMIT_RATE or None
 
     def allow_request(self, request, view):  # type: ignore[no-untyped-def]
         # The rate is re-read so that a changed setting applies at once.

@@ -243,6 +243,9 @@ JOBS_QUEUE = env_str("JOBS_QUEUE", "restoration")
 # A queue of its own for jobs with an AI step (restoration.jobs.job_queue), for the GPU
 # machines' workers (`rundramatiq --queues <it>`, one process per GPU); empty: one queue.
 ARCHIVE_GPU_QUEUE = env_str("ARCHIVE_GPU_QUEUE", "")
+# The engine's device ("cpu", "cuda", "cuda:1"); empty: the worker picks CUDA for AI operations
+# when the machine has it, the CPU otherwise.
+ARCHIVE_DEVICE = env_str("ARCHIVE_DEVICE", "")
 # A running job's worker refreshes Job.updated_at at least every lease/4 seconds; a job not
 # refreshed for JOB_LEASE_SECONDS is considered abandoned and may be taken over.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 30)
@@ -268,6 +271,8 @@ ARCHIVE_MAX_VIDEO_BYTES = env_int("ARCHIVE_MAX_VIDEO_MB", 65536) * 1024 * 1024  
 ARCHIVE_MAX_VIDEO_SIDE = env_int("ARCHIVE_MAX_VIDEO_SIDE", 8192)
 ARCHIVE_MAX_VIDEO_FRAME_PIXELS = env_int("ARCHIVE_MAX_VIDEO_MEGAPIXELS", 40) * 1_000_000
 ARCHIVE_MAX_VIDEO_SECONDS = env_int("ARCHIVE_MAX_VIDEO_SECONDS", 6 * 3600)
+# The longest an ingest may spend decoding a video to check it (a bomb guard), seconds.
+ARCHIVE_MAX_VIDEO_DECODE_S = env_int("ARCHIVE_MAX_VIDEO_DECODE_S", 3600)
 ARCHIVE_FILM_SECONDS_PER_FRAME = env_int("ARCHIVE_FILM_SECONDS_PER_FRAME", 2)
 ARCHIVE_FILM_AI_SECONDS_PER_FRAME = env_int("ARCHIVE_FILM_AI_SECONDS_PER_FRAME", 20)
 # Engine operations run in worker processes (restoration.executor), never in the server's own:

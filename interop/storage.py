@@ -31,7 +31,7 @@ class ContentAddressedS3Storage(S3Storage):
 
     def get_object_parameters(self, name: str) -> dict[str, Any]:
         params = dict(super().get_object_parameters(name))
-        days = int(getattr(settings, "ARCHIVE_S3_OBJECT_LOCK_DAYS", 0) or 0)
+        days = int(settings.ARCHIVE_S3_OBJECT_LOCK_DAYS or 0)
         # Called with the bucket key, which starts with the configured location (prefix).
         location = self.location.strip("/")
         relative = name.removeprefix(f"{location}/") if location else name

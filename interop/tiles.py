@@ -53,11 +53,11 @@ def tile_prefix(sha256: str) -> str:
 
 
 def min_side() -> int:
-    return int(getattr(settings, "ARCHIVE_IIIF_MIN_SIDE", 2000))
+    return int(settings.ARCHIVE_IIIF_MIN_SIDE)
 
 
 def tile_size() -> int:
-    return int(getattr(settings, "ARCHIVE_IIIF_TILE_SIZE", 512))
+    return int(settings.ARCHIVE_IIIF_TILE_SIZE)
 
 
 def wants_tiles(artifact: Artifact) -> bool:
@@ -183,7 +183,7 @@ class TilingFailed(Exception):
 
 
 def memory_budget_mb() -> int:
-    return int(getattr(settings, "ARCHIVE_TILES_MEMORY_MB", 0) or settings.ARCHIVE_WORKER_MEMORY_MB)
+    return int(settings.ARCHIVE_TILES_MEMORY_MB or settings.ARCHIVE_WORKER_MEMORY_MB)
 
 
 def render_tiles(source: Path, out: Path, *, size: int = 512) -> dict[str, Any]:

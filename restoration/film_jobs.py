@@ -100,7 +100,7 @@ def _unlink(path: str | None) -> None:
 
 
 def chunk_frames_setting() -> int:
-    return max(4, int(getattr(settings, "ARCHIVE_FILM_CHUNK_FRAMES", 1500)))
+    return max(4, int(settings.ARCHIVE_FILM_CHUNK_FRAMES))
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -548,7 +548,7 @@ def _chunk_spec(
         "emit_start": chunk.emit_start,
         "emit_stop": chunk.emit_stop,
         "seed": job.seed,
-        "device": str(getattr(settings, "ARCHIVE_DEVICE", "") or ""),
+        "device": str(settings.ARCHIVE_DEVICE or ""),
         "models": models,
         "inputs": inputs,
         "mtcnn_dir": _mtcnn_dir(spec),
@@ -932,8 +932,8 @@ def film_time_limits(
     """Film steps get time by length: ``ARCHIVE_FILM_SECONDS_PER_FRAME`` (classical) or
     ``ARCHIVE_FILM_AI_SECONDS_PER_FRAME`` per frame of the input, at least the still limit."""
     per_frame = {
-        "classical": float(getattr(settings, "ARCHIVE_FILM_SECONDS_PER_FRAME", 2.0)),
-        "ai": float(getattr(settings, "ARCHIVE_FILM_AI_SECONDS_PER_FRAME", 20.0)),
+        "classical": float(settings.ARCHIVE_FILM_SECONDS_PER_FRAME),
+        "ai": float(settings.ARCHIVE_FILM_AI_SECONDS_PER_FRAME),
     }
     frames = int(source.frame_count or 0)
     out = list(limits)

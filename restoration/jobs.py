@@ -352,7 +352,7 @@ def job_queue(pipeline: Any) -> str:
     (``rundramatiq --queues <it>``) take it; ``JOBS_QUEUE`` otherwise. A film step's kind
     depends on its params (``per_frame`` of ``sr``, ``interpolate`` with RIFE); its chunk
     messages go to the same queue (``restoration.film_jobs``)."""
-    gpu_queue = getattr(settings, "ARCHIVE_GPU_QUEUE", "")
+    gpu_queue = settings.ARCHIVE_GPU_QUEUE
     if gpu_queue:
         from restoration.engine import EngineError, get_operation
         from restoration.film_jobs import get_film_op, is_film_operation

@@ -245,7 +245,7 @@ def record_proof(
 
 
 def _key_path() -> Path:
-    path = str(getattr(settings, "ARCHIVE_CHECKPOINT_KEY", "") or "")
+    path = str(settings.ARCHIVE_CHECKPOINT_KEY or "")
     if path:
         return Path(path).expanduser()
     return Path(settings.ARCHIVE_DATA_DIR) / "keys" / "checkpoint-ed25519.pem"
@@ -279,7 +279,7 @@ def public_key_raw(key: Any | None = None) -> bytes:
 
 
 def log_origin() -> str:
-    return str(getattr(settings, "ARCHIVE_LOG_ORIGIN", "") or "photo-archive")
+    return str(settings.ARCHIVE_LOG_ORIGIN or "photo-archive")
 
 
 def checkpoint_body(origin: str, tree_size: int, root_hex: str, signed_at: str) -> bytes:

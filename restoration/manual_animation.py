@@ -177,14 +177,14 @@ def _animated_image_to_ffv1(upload: IO[bytes], dest: Path) -> dict[str, Any]:
             )
         limit = min(
             MAX_ANIMATED_FRAMES,
-            int(getattr(settings, "ARCHIVE_MAX_VIDEO_FRAMES", MAX_ANIMATED_FRAMES)),
+            int(settings.ARCHIVE_MAX_VIDEO_FRAMES),
         )
         if frames > limit:
             raise imagefile.ImageRejected(
                 f"{frames} frames, more than the {limit} an animation may have",
                 code="too_many_frames",
             )
-        budget = int(getattr(settings, "ARCHIVE_DECODE_MEMORY_MB", 3072)) * 2**20
+        budget = int(settings.ARCHIVE_DECODE_MEMORY_MB) * 2**20
         if frames * width * height * 3 > 64 * budget:  # written as it is decoded, never held
             raise imagefile.ImageRejected("the animation is too large to decode", code="too_large")
         durations: list[int] = []

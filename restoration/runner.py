@@ -388,7 +388,7 @@ def _run_step(
         image=image,
         extra=extra,
         seed=job.seed,
-        device=str(getattr(settings, "ARCHIVE_DEVICE", "") or ""),
+        device=str(settings.ARCHIVE_DEVICE or ""),
         models={name: model_ref(w) for name, w in weights_by_param.items() if w is not None},
         mtcnn_dir=mtcnn_dir() if op.kind == "ai" else None,
         identity=settings.ARCHIVE_IDENTITY_CHECK,

@@ -617,12 +617,12 @@ def video_limits() -> Any:
     from restoration.engine.video import VideoLimits
 
     return VideoLimits(
-        max_width=int(getattr(settings, "ARCHIVE_MAX_VIDEO_SIDE", 8192)),
-        max_height=int(getattr(settings, "ARCHIVE_MAX_VIDEO_SIDE", 8192)),
-        max_frame_pixels=int(getattr(settings, "ARCHIVE_MAX_VIDEO_FRAME_PIXELS", 40_000_000)),
-        max_frames=int(getattr(settings, "ARCHIVE_MAX_VIDEO_FRAMES", 1_000_000)),
-        max_duration_s=float(getattr(settings, "ARCHIVE_MAX_VIDEO_SECONDS", 6 * 3600)),
-        max_decode_s=float(getattr(settings, "ARCHIVE_MAX_VIDEO_DECODE_S", 3600)),
+        max_width=int(settings.ARCHIVE_MAX_VIDEO_SIDE),
+        max_height=int(settings.ARCHIVE_MAX_VIDEO_SIDE),
+        max_frame_pixels=int(settings.ARCHIVE_MAX_VIDEO_FRAME_PIXELS),
+        max_frames=int(settings.ARCHIVE_MAX_VIDEO_FRAMES),
+        max_duration_s=float(settings.ARCHIVE_MAX_VIDEO_SECONDS),
+        max_decode_s=float(settings.ARCHIVE_MAX_VIDEO_DECODE_S),
     )
 
 
@@ -770,7 +770,7 @@ def video_ingest(
     started = now()
     video_check_filename(filename)
     # Film masters are large: their own limit (the HTTP body limit still applies to uploads).
-    max_bytes = int(getattr(settings, "ARCHIVE_MAX_VIDEO_BYTES", settings.ARCHIVE_MAX_UPLOAD_BYTES))
+    max_bytes = int(settings.ARCHIVE_MAX_VIDEO_BYTES)
     with spooled_upload(stream, max_bytes=max_bytes) as (tmp, sha, size):
         if derive is None and (existing := _existing_artifact(sha)) is not None:
             return _duplicate(existing)
