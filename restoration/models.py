@@ -473,12 +473,19 @@ class Face(AppendOnlyModel):
 
     class Meta:
         ordering = ["artifact_id", "frame", "number"]
+        # A still's faces have no frame: two partial constraints, as SQLite has no
+        # NULLS NOT DISTINCT.
         constraints = [
             models.UniqueConstraint(
+                fields=["artifact", "number"],
+                condition=models.Q(frame__isnull=True),
+                name="one_face_per_position_still",
+            ),
+            models.UniqueConstraint(
                 fields=["artifact", "frame", "number"],
-                name="one_face_per_position",
-                nulls_distinct=False,
-            )
+                condition=models.Q(frame__isnull=False),
+                name="one_face_per_position_frame",
+            ),
         ]
 
     def __str__(self) -> str:

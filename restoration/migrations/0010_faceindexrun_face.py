@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['artifact_id', 'frame', 'number'],
-                'constraints': [models.UniqueConstraint(fields=('artifact', 'frame', 'number'), name='one_face_per_position', nulls_distinct=False)],
+                'constraints': [models.UniqueConstraint(condition=models.Q(('frame__isnull', True)), fields=('artifact', 'number'), name='one_face_per_position_still'), models.UniqueConstraint(condition=models.Q(('frame__isnull', False)), fields=('artifact', 'frame', 'number'), name='one_face_per_position_frame')],
             },
         ),
     ]
