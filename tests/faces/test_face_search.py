@@ -184,3 +184,22 @@ def test_a_restoration_of_a_confirmed_face_is_checked_against_the_figures_other_
     entry = swapped.identity["faces"][0]
     assert entry["verdict"] == "different"
     assert entry["confirmed"]["figures"][0]["matches"] is False
+
+
+def test_the_backfill_indexes_what_was_not_indexed_once(people, settings):
+    """manage.py faces_index: artifacts ingested while indexing was off, then turned on."""
+    from django.core.management import call_command
+
+    settings.ARCHIVE_FACE_INDEX = False
+    photo = photo_ingest(
+        stream=io.BytesIO(png(load("old_a.png"))), filename="a.png", user=people["admin"]
+    ).photo
+    assert not FaceIndexRun.objects.exists()
+    settings.ARCHIVE_FACE_INDEX = True
+    out = io.StringIO()
+    call_command("faces_index", stdout=out)
+    assert "indexed 1 artifact(s): 1 face(s), 0 failure(s)" in out.getvalue()
+    assert Face.objects.filter(artifact_id=photo.master_id).count() == 1
+    again = io.StringIO()
+    call_command("faces_index", stdout=again)
+    assert "indexed 0 artifact(s)" in again.getvalue()
