@@ -33,7 +33,7 @@ def can_cancel(user: User, job: Job) -> bool:
     Whether the job is still running is the job state machine's question, not this one."""
     if user is None or not user.is_authenticated:
         return False
-    return job.requester_id == user.pk or has_permission(user, CANCEL_ANY_JOB)  # type: ignore[attr-defined]
+    return job.requester_id == user.pk or has_permission(user, CANCEL_ANY_JOB)
 
 
 # Issue 14 (the workbench pages): cataloguing and approving, asked by the pages.

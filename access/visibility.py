@@ -17,11 +17,12 @@ Two rules, for the API, the pages, the exports and the jobs alike:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import PermissionsMixin
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
@@ -30,9 +31,12 @@ from django.db.models.expressions import RawSQL
 from archive.models import Citation, Figure, Film, Note, Photo, ReferenceImage, Source
 from restoration.models import Artifact, Face
 from restoration.selectors import LineageGraph, lineage_ancestors, lineage_data
+from restoration.users import User
+
+if TYPE_CHECKING:
+    from restoration.users import UserModel
 
 M = TypeVar("M", bound=Model)
-User = AbstractBaseUser | AnonymousUser | None
 
 VIEW_RESTRICTED = "archive.view_restricted"
 
@@ -43,11 +47,12 @@ def has_permission(user: User, perm: str) -> bool:
         return False
     if not isinstance(user, PermissionsMixin):
         return False
-    _prime_permissions(user)
+    if isinstance(user, get_user_model()):  # the model the permission tables' rows point at
+        _prime_permissions(user)
     return user.has_perm(perm)
 
 
-def _prime_permissions(user: PermissionsMixin) -> None:
+def _prime_permissions(user: UserModel) -> None:
     """Load all of a user's permissions in one query, once per request (the user object lives
     for one request), into the cache Django's ModelBackend keeps on it (``_perm_cache``):
     the backend would take two queries (the user's own and its groups'). Only when the
@@ -465,8 +470,12 @@ def visible_steps(queryset: QuerySet[M], user: User) -> QuerySet[M]:
 # --- writes that must not act on what the user cannot see (issue 11) ---------------------
 
 
-def _visibility_rule(model: type[Model]) -> Any:
-    return {
+# A visibility rule: the records of a queryset that a user may see (``visible_figures``...).
+VisibilityRule = Callable[[QuerySet[Any], User], QuerySet[Any]]
+
+
+def _visibility_rule(model: type[Model]) -> VisibilityRule | None:
+    rules: dict[type[Model], VisibilityRule] = {
         Figure: visible_figures,
         Photo: visible_photos,
         Source: visible_sources,
@@ -474,7 +483,8 @@ def _visibility_rule(model: type[Model]) -> Any:
         ReferenceImage: visible_references,
         Note: visible_notes,
         Film: visible_films,
-    }.get(model)
+    }
+    return rules.get(model)
 
 
 def keep_hidden(
@@ -530,7 +540,8 @@ def withheld_after_delete(record: Model) -> list[int]:
     if master_id is not None and getattr(record, "restricted", False):
         return [master_id]
     if isinstance(record, ReferenceImage):
-        hidden = record.restricted or (record.figure_id and record.figure.restricted)
+        figure = record.figure  # None, with no query, when figure_id is
+        hidden = record.restricted or (figure is not None and figure.restricted)
         if not hidden:
             return []
         still_public = (

@@ -4,17 +4,21 @@ primary keys checked before they reach the database."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import exceptions
-from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import ArchivePermission
 from web.preferences import activate_preferred_language
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass  # the stubs' alias, no runtime name
 
 MAX_ID = 2**63 - 1
 
@@ -54,10 +58,12 @@ class Pagination(PageNumberPagination):
 
 
 class ApiViewMixin:
-    permission_classes = [ArchivePermission]
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = LenientNegotiation
-    pagination_class = Pagination
+    # Declared as APIView and GenericAPIView declare them, so that a view mixing this in may
+    # set its own (an export's renderers, no pagination).
+    permission_classes: Sequence[_PermissionClass] = [ArchivePermission]
+    renderer_classes: Sequence[type[BaseRenderer]] = [JSONRenderer]
+    content_negotiation_class: type[BaseContentNegotiation] = LenientNegotiation
+    pagination_class: type[BasePagination] | None = Pagination
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # NUL characters are refused by PostgreSQL; refuse them here as bad input, not a 500.

@@ -114,6 +114,7 @@ def _cited(model: type[Any], ids: list[int], user: Any) -> dict[int, list[IdRef]
         .values_list("target_id", "pk")
     )
     for target_id, pk in rows:
+        assert target_id is not None  # filtered on target_id__in=ids
         by_record[target_id].append(IdRef(pk))
     return by_record
 

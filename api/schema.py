@@ -28,7 +28,9 @@ class ErrorSerializer(serializers.Serializer):
         help_text="a stable machine-readable code, e.g. `invalid`, `not_found`"
     )
     message = serializers.CharField(help_text="what went wrong, in words a person can act on")
-    fields = serializers.DictField(
+    # A declared field: the serializer metaclass pops it off the class (the stubs
+    # see it override the attribute of the same name).
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="field (nested: `steps[0].params.strength`) -> messages; empty if not about fields",
     )

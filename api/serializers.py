@@ -4,7 +4,7 @@ point at that record" (a hidden record is the same as a missing one)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model, QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +16,9 @@ from archive.models import Citation, Figure, FigureName, Note, Photo, ReferenceI
 from archive.services import PHOTO_FIELDS
 from restoration.models import Artifact, Job, JobEvent, ModelWeights, Step
 from restoration.selectors import identity_faces, identity_method
+
+if TYPE_CHECKING:
+    from restoration.users import UserModel
 
 
 def _user(serializer: serializers.Field | serializers.Serializer) -> Any:
@@ -73,7 +76,7 @@ class _RowsOrRecords(serializers.ListSerializer):
         items = list(data.all() if hasattr(data, "all") else data)
         if items and isinstance(items[0], dict):
             return [dict(item) for item in items]
-        return super().to_representation(items)  # type: ignore[no-any-return]
+        return super().to_representation(items)
 
 
 class FigureNameSerializer(serializers.ModelSerializer):
@@ -203,7 +206,9 @@ class CitationTargetField(serializers.Field):
 
 
 class CitationSerializer(serializers.ModelSerializer):
-    source = visible_pk(Source, visibility.visible_sources)
+    # A declared field: the serializer metaclass pops it off the class (the stubs
+    # see it override the attribute of the same name).
+    source = visible_pk(Source, visibility.visible_sources)  # type: ignore[assignment]
     target = CitationTargetField(
         required=False,
         allow_null=True,
@@ -294,7 +299,9 @@ class ReferenceSerializer(CitedMixin, serializers.ModelSerializer):
 class NoteSerializer(CitedMixin, serializers.ModelSerializer):
     figure = visible_pk(Figure, visibility.visible_figures, required=False, allow_null=True)
     photo = visible_pk(Photo, visibility.visible_photos, required=False, allow_null=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    author: serializers.SlugRelatedField[UserModel] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Note
@@ -314,8 +321,10 @@ class NoteSerializer(CitedMixin, serializers.ModelSerializer):
 
 
 class PhotoSerializer(CitedMixin, serializers.ModelSerializer):
-    master_artifact = serializers.PrimaryKeyRelatedField(
-        source="master", read_only=True, help_text="the master scan's artifact id"
+    master_artifact: serializers.PrimaryKeyRelatedField[Artifact] = (
+        serializers.PrimaryKeyRelatedField(
+            source="master", read_only=True, help_text="the master scan's artifact id"
+        )
     )
     master = ArtifactSummarySerializer(read_only=True)
     figures = serializers.SerializerMethodField(help_text="ids of the (visible) figures shown")
@@ -371,7 +380,8 @@ class PhotoSerializer(CitedMixin, serializers.ModelSerializer):
                 Artifact.objects.filter(pk__in=ids), getattr(request, "user", None)
             ).values_list("pk", flat=True)
             shown = (ids, set(visible))
-            self.context["_approved_visible"] = shown
+            # The context is the view's get_serializer_context() dict; the stubs say Mapping.
+            self.context["_approved_visible"] = shown  # type: ignore[index]
         return int(pk) if pk in shown[1] else None
 
 
@@ -413,7 +423,11 @@ class DuplicateSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A declared field: the serializer metaclass pops it off the class (the stubs
+    # see it override the attribute of the same name).
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()),
+    )
     photo = serializers.IntegerField(allow_null=True, help_text="the existing photo, if visible")
     master_artifact = serializers.IntegerField(
         allow_null=True, help_text="the existing artifact with these bytes, if visible"
@@ -424,7 +438,7 @@ class DuplicateSerializer(serializers.Serializer):
 
 
 class ArtifactSerializer(serializers.ModelSerializer):
-    generated_by = serializers.PrimaryKeyRelatedField(
+    generated_by: serializers.PrimaryKeyRelatedField[Step] = serializers.PrimaryKeyRelatedField(
         read_only=True, allow_null=True, help_text="the step that made it; null for a master"
     )
 
@@ -509,7 +523,7 @@ class StepSerializer(serializers.ModelSerializer):
     )
     def get_inputs(self, obj: Step) -> list[dict[str, Any]]:
         if (links := getattr(obj, "links", None)) is not None:  # api.links: read once per page
-            return links.inputs  # type: ignore[no-any-return]
+            return links.inputs
         return [
             {"artifact": i.artifact_id, "role": i.role, "position": i.position}
             for i in obj.inputs.all()
@@ -529,19 +543,19 @@ class StepSerializer(serializers.ModelSerializer):
     )
     def get_outputs(self, obj: Step) -> list[dict[str, Any]]:
         if (links := getattr(obj, "links", None)) is not None:
-            return links.outputs  # type: ignore[no-any-return]
+            return links.outputs
         return [{"artifact": p.artifact_id, "role": p.role} for p in obj.produced.all()]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_citations(self, obj: Step) -> list[int]:
         if (links := getattr(obj, "links", None)) is not None:
-            return links.citations  # type: ignore[no-any-return]
+            return links.citations
         return [c.pk for c in obj.citations.all()]
 
     @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
     def get_references(self, obj: Step) -> list[int]:
         if (links := getattr(obj, "links", None)) is not None:
-            return links.references  # type: ignore[no-any-return]
+            return links.references
         return [r.pk for r in obj.references.all()]
 
 
@@ -581,7 +595,9 @@ class JobSerializer(serializers.ModelSerializer):
         help_text="the job's history, oldest first: who or which worker moved it, when, why",
     )
     pipeline = serializers.JSONField(read_only=True)
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    requester: serializers.SlugRelatedField[UserModel] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Job

@@ -18,7 +18,7 @@ class JobSubmitThrottle(UserRateThrottle):
     def get_rate(self) -> str | None:
         return settings.ARCHIVE_JOB_SUBMIT_RATE or None
 
-    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+    def allow_request(self, request, view):
         # The rate is re-read so that a changed setting applies at once.
         self.rate = self.get_rate()
         if self.rate is None:

@@ -44,9 +44,9 @@ class RevisedAdmin(admin.ModelAdmin):
         obj = form.instance
         if change:
             before = getattr(request, "_revision_before", None)
-            revision_record(instance=obj, action="update", before=before, user=request.user)  # type: ignore[arg-type]
+            revision_record(instance=obj, action="update", before=before, user=request.user)
         elif not Revision.objects.filter(record_type=record_type(obj), record_id=obj.pk).exists():
-            revision_record(instance=obj, action="create", before=None, user=request.user)  # type: ignore[arg-type]
+            revision_record(instance=obj, action="create", before=None, user=request.user)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """Inline rows that are catalogue records (citations) are revised like any other write:
@@ -61,7 +61,7 @@ class RevisedAdmin(admin.ModelAdmin):
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
             try:
-                catalogue_delete(record=obj, user=request.user)  # type: ignore[arg-type]
+                catalogue_delete(record=obj, user=request.user)
             except HiddenDependents as exc:
                 raise PermissionDenied(str(exc)) from exc
         for obj in instances:
@@ -71,13 +71,13 @@ class RevisedAdmin(admin.ModelAdmin):
                 instance=obj,
                 action="create" if adding else "update",
                 before=None if adding else before[obj.pk],
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
             )
         formset.save_m2m()
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         try:
-            catalogue_delete(record=obj, user=request.user)  # type: ignore[arg-type]
+            catalogue_delete(record=obj, user=request.user)
         except HiddenDependents as exc:
             raise PermissionDenied(str(exc)) from exc
 
@@ -193,10 +193,12 @@ class PhotoAdmin(RevisedAdmin):
     readonly_fields = ("master_link", "preview", "exif", "date_earliest", "date_latest")
     inlines = (CitationInline,)
 
-    def get_form(self, request: HttpRequest, obj: Photo | None = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Photo | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = PhotoAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Photo | None = None) -> Any:
         return self.readonly_fields if obj else ()

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from archive.models import Figure, Film
@@ -16,6 +15,7 @@ from archive.services import catalogue_fields_checked
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
 from restoration.services import video_ingest, video_ingest_sequence
+from restoration.users import User
 
 FILM_FIELDS = (
     "description",
@@ -59,7 +59,7 @@ def _checked(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def _catalogue(
-    *, title: str, filename: str, figure_ids: list[int], metadata: dict[str, Any], user: Any
+    *, title: str, filename: str, figure_ids: list[int], metadata: dict[str, Any], user: User
 ) -> Callable[[Artifact, Step, Any], Film]:
     def catalogue(master: Artifact, step: Step, probed: Any) -> Film:
         figures = list(Figure.objects.filter(pk__in=figure_ids))
@@ -76,7 +76,7 @@ def _catalogue(
     return catalogue
 
 
-def _revision(film: Film, action: str, before: dict[str, Any] | None, user: Any) -> None:
+def _revision(film: Film, action: str, before: dict[str, Any] | None, user: User) -> None:
     """A revision of the film record, when the catalogue's revision log knows films."""
     try:
         from archive import revisions
@@ -102,7 +102,7 @@ def film_ingest(
     stream: IO[bytes],
     filename: str,
     title: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     figure_ids: Iterable[int] = (),
     metadata: dict[str, Any] | None = None,
 ) -> FilmIngestResult:
@@ -133,7 +133,7 @@ def film_ingest_sequence(
     fps: Any,
     source_name: str,
     title: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     figure_ids: Iterable[int] = (),
     metadata: dict[str, Any] | None = None,
 ) -> FilmIngestResult:
@@ -174,7 +174,7 @@ def film_update(
     *,
     film: Film,
     figures: Sequence[Figure] | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Film:
     """Change a film's catalogue record; its master never changes. The catalogue fields are

@@ -88,8 +88,8 @@ def _read_rows(reader: csv.DictReader[str], path: Path, figures: FigureMatcher) 
         name = (raw.pop("filename", "") or "").strip()
         row = ManifestRow(line=line_no, filename=name, title=(raw.pop("title", "") or "").strip())
         if None in raw:  # more cells than columns
-            row.error = f"{len(raw[None])} more cell(s) than there are columns"  # type: ignore[index]
-            raw.pop(None)  # type: ignore[call-overload]
+            row.error = f"{len(raw[None])} more cell(s) than there are columns"
+            raw.pop(None)
         errors = [row.error] if row.error else []
         row.figure_ids, figure_errors = figures.resolve(raw.pop("figures", "") or "")
         errors += figure_errors

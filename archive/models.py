@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -10,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from archive.dates import edtf_bounds, validate_edtf
 from restoration.models import AppendOnlyModel
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise  # a stubs-only helper: not installed to run
 
 
 class Restrictable(models.Model):
@@ -27,7 +32,7 @@ class Restrictable(models.Model):
         abstract = True
 
 
-def _edtf_field(verbose: str) -> models.CharField:
+def _edtf_field(verbose: StrOrPromise) -> models.CharField:
     return models.CharField(
         verbose,
         max_length=100,
@@ -79,7 +84,7 @@ class Figure(Restrictable):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         birth = edtf_bounds(self.birth_date)
         death = edtf_bounds(self.death_date)
         self.birth_earliest, self.birth_latest = birth.lower, birth.upper
@@ -165,7 +170,7 @@ class Source(Restrictable):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         bounds = edtf_bounds(self.date)
         self.date_earliest, self.date_latest = bounds.lower, bounds.upper
         super().save(*args, **kwargs)
@@ -314,7 +319,7 @@ class Photo(Restrictable):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         bounds = edtf_bounds(self.date)
         self.date_earliest, self.date_latest = bounds.lower, bounds.upper
         super().save(*args, **kwargs)
@@ -537,7 +542,7 @@ class Film(Restrictable):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs):
         bounds = edtf_bounds(self.date)
         self.date_earliest, self.date_latest = bounds.lower, bounds.upper
         super().save(*args, **kwargs)

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model
 
 from archive.models import (
@@ -32,6 +31,7 @@ from archive.models import (
 )
 from restoration.hashing import canonical_json, canonical_time
 from restoration.ledger import log_append, register_record_kind
+from restoration.users import User, recorded_user
 
 RECORD_TYPES: dict[str, type[Model]] = {
     "figure": Figure,
@@ -70,7 +70,8 @@ def record_state(instance: Model) -> dict[str, Any]:
             continue
         state[field.name] = _plain(getattr(instance, field.attname))
     if isinstance(instance, Citation):
-        target_model = instance.target_type.model_class() if instance.target_type_id else None
+        target_type = instance.target_type  # None, with no query, when target_type_id is
+        target_model = target_type.model_class() if target_type is not None else None
         state["target"] = (
             {"type": _TYPE_OF.get(target_model, str(target_model)), "id": instance.target_id}
             if target_model is not None
@@ -106,7 +107,7 @@ def revision_record(
     instance: Model,
     action: str,
     before: dict[str, Any] | None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     record_id: int | None = None,
 ) -> Revision:
     """Record one write of ``instance`` (call it in the write's transaction, after the write;
@@ -124,7 +125,7 @@ def revision_record(
         number=last + 1,
         action=action,
         at=dt.datetime.now(dt.UTC),
-        user=user if user is not None and user.pk else None,
+        user=recorded_user(user),
         actor=user.get_username() if user is not None and user.is_authenticated else "",
         before=before,
         after=after,

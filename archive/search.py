@@ -68,7 +68,7 @@ def key_of(
             if record.pk is not None:
                 figure_name = apps.get_model("archive", "FigureName") if apps else _figure_name()
                 names = list(
-                    figure_name.objects.filter(figure_id=record.pk)
+                    figure_name._default_manager.filter(figure_id=record.pk)
                     .order_by("id")
                     .values_list("name", flat=True)
                 )
@@ -102,7 +102,7 @@ def refresh_figure_key(figure_id: int | None) -> None:
         return
     key = key_of("Figure", figure)
     if key != figure.search_key:
-        Figure.objects.filter(pk=figure_id).update(search_key=key)
+        Figure.objects.filter(pk=figure.pk).update(search_key=key)
 
 
 def figure_name_changed(

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from archive.models import (
@@ -28,6 +27,7 @@ from restoration import imagefile
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
 from restoration.services import artifact_ingest
+from restoration.users import User, recorded_user
 
 PHOTO_FIELDS = (
     "description",
@@ -56,7 +56,7 @@ def photo_ingest(
     stream: IO[bytes],
     filename: str,
     title: str = "",
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     figure_ids: Iterable[int] = (),
     metadata: dict[str, Any] | None = None,
 ) -> IngestResult:
@@ -140,7 +140,7 @@ def figure_create(
     *,
     name: str,
     names: Sequence[dict[str, str]] = (),
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Figure:
     """A figure with its name variants (``[{"name": "鲁迅", "language": "zh-Hans", "kind": ...}]``)."""
@@ -163,11 +163,11 @@ def _locked_state(instance: Any) -> dict[str, Any] | None:
     return record_state(fresh) if fresh is not None else None
 
 
-def _created(instance: Any, user: AbstractBaseUser | None) -> None:
+def _created(instance: Any, user: User) -> None:
     revision_record(instance=instance, action=Revision.Action.CREATE, before=None, user=user)
 
 
-def _updated(instance: Any, before: dict[str, Any] | None, user: AbstractBaseUser | None) -> None:
+def _updated(instance: Any, before: dict[str, Any] | None, user: User) -> None:
     revision_record(instance=instance, action=Revision.Action.UPDATE, before=before, user=user)
 
 
@@ -198,7 +198,7 @@ def figure_update(
     *,
     figure: Figure,
     names: Sequence[dict[str, str]] | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Figure:
     """Change a figure; ``names`` (when given) replaces all its name variants."""
@@ -211,14 +211,14 @@ def figure_update(
     return figure
 
 
-def source_create(*, user: AbstractBaseUser | None = None, **fields: Any) -> Source:
+def source_create(*, user: User = None, **fields: Any) -> Source:
     with transaction.atomic():
         source = _apply(Source(), fields)
         _created(source, user)
         return source
 
 
-def source_update(*, source: Source, user: AbstractBaseUser | None = None, **fields: Any) -> Source:
+def source_update(*, source: Source, user: User = None, **fields: Any) -> Source:
     with transaction.atomic():
         before = _locked_state(source)
         _apply(source, fields)
@@ -230,7 +230,7 @@ def citation_create(
     *,
     source: Source,
     target: Any | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Citation:
     """A citation of ``source``, attached to ``target`` (any catalogue record) if given."""
@@ -248,7 +248,7 @@ def citation_update(
     citation: Citation,
     target: Any | None = None,
     detach: bool = False,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Citation:
     with transaction.atomic():
@@ -262,17 +262,15 @@ def citation_update(
         return citation
 
 
-def note_create(
-    *, author: AbstractBaseUser | None, user: AbstractBaseUser | None = None, **fields: Any
-) -> Note:
+def note_create(*, author: User, user: User = None, **fields: Any) -> Note:
     with transaction.atomic():
-        note = Note(author=author if author is not None and author.pk else None)
+        note = Note(author=recorded_user(author))
         _apply(note, fields)
         _created(note, user if user is not None else author)
         return note
 
 
-def note_update(*, note: Note, user: AbstractBaseUser | None = None, **fields: Any) -> Note:
+def note_update(*, note: Note, user: User = None, **fields: Any) -> Note:
     with transaction.atomic():
         before = _locked_state(note)
         _apply(note, fields)
@@ -284,7 +282,7 @@ def photo_update(
     *,
     photo: Photo,
     figures: Sequence[Figure] | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     **fields: Any,
 ) -> Photo:
     """Change a photo's catalogue record; its master scan never changes.
@@ -306,7 +304,7 @@ def photo_update(
 
 def reference_create(
     *,
-    user: AbstractBaseUser | None,
+    user: User,
     artifact: Artifact | None = None,
     stream: IO[bytes] | None = None,
     filename: str = "",
@@ -339,7 +337,7 @@ def reference_create(
 
 
 def _reference_save(
-    artifact: Artifact, fields: dict[str, Any], user: AbstractBaseUser | None = None
+    artifact: Artifact, fields: dict[str, Any], user: User = None
 ) -> ReferenceImage:
     reference = _apply(ReferenceImage(artifact=artifact), fields)
     _created(reference, user)
@@ -347,7 +345,7 @@ def _reference_save(
 
 
 def reference_update(
-    *, reference: ReferenceImage, user: AbstractBaseUser | None = None, **fields: Any
+    *, reference: ReferenceImage, user: User = None, **fields: Any
 ) -> ReferenceImage:
     with transaction.atomic():
         before = _locked_state(reference)
@@ -364,7 +362,7 @@ class HiddenDependents(Exception):
     """Deleting the record would also delete records the user may not see (a conflict)."""
 
 
-def catalogue_delete(*, record: Any, user: AbstractBaseUser | None = None) -> None:
+def catalogue_delete(*, record: Any, user: User = None) -> None:
     """Delete a catalogue record with a revision for it and for every record deleted with it.
 
     Records a restoration step relied on are protected (the database refuses, and the caller
@@ -434,7 +432,7 @@ def photo_approve(
     *,
     photo: Photo,
     artifact: Artifact | None,
-    user: AbstractBaseUser | None,
+    user: User,
     note: str = "",
     reason: str = "",
 ) -> Photo:
@@ -478,7 +476,7 @@ def photo_approve(
                 }
             )
         before = _locked_state(photo)
-        approver = user if user is not None and user.pk else None
+        approver = recorded_user(user)
         fields: dict[str, Any] = {
             "approved_artifact": artifact,
             "approved_identity_reason": reason if changed else "",
@@ -495,7 +493,7 @@ def face_confirm(
     *,
     face_id: int,
     figure: Figure,
-    user: AbstractBaseUser | None,
+    user: User,
     citation: Citation | None = None,
     rationale: str = "",
 ) -> FaceIdentification:
@@ -518,7 +516,7 @@ def face_confirm(
         if existing is not None:
             before = record_state(existing)
             existing.citation, existing.rationale = citation, rationale
-            existing.confirmed_by = user if user is not None and user.pk else None
+            existing.confirmed_by = recorded_user(user)
             existing.save()
             _updated(existing, before, user)
             return existing
@@ -527,7 +525,7 @@ def face_confirm(
             figure=figure,
             citation=citation,
             rationale=rationale,
-            confirmed_by=user if user is not None and user.pk else None,
+            confirmed_by=recorded_user(user),
         )
         _created(made, user)
     return made

@@ -7,6 +7,7 @@ With no variables set it runs the embedded mode: SQLite, in-process workers, loc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -364,6 +365,7 @@ ARCHIVE_JOB_SUBMIT_RATE = env_str("ARCHIVE_JOB_SUBMIT_RATE", "30/min")
 # ARCHIVE_DATA_DIR, shared by the processes of one machine. A per-process cache would let each
 # process grant the whole allowance again.
 CACHE_URL = env_str("CACHE_URL", f"file://{ARCHIVE_DATA_DIR / 'cache'}")
+CACHES: dict[str, dict[str, Any]]  # the two backends take different OPTIONS
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {

@@ -31,6 +31,7 @@ keeps its original hash. A refused bag writes nothing and names the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -43,11 +44,11 @@ from typing import Any
 
 import bagit
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from access.visibility import User
 from archive.models import Figure, Photo
 from interop.dublincore import dc_xml, photo_dc
 from interop.models import BagImport, ImportedEvidence
@@ -152,32 +153,34 @@ def bag_export(
         )
         with open_stream(object_key(sha)) as src, open(dest / entry["file"], "wb") as out:
             shutil.copyfileobj(src, out, 1024 * 1024)
+    artifact_entries = sorted(artifacts.values(), key=lambda a: a["id"])
+    step_entries = sorted(steps.values(), key=lambda s: s["id"])
     lineage = {
         "format": BAG_FORMAT,
         "photo": photo.pk,
         "master": photo.master.sha256,
-        "approved": photo.approved_artifact.sha256 if photo.approved_artifact_id else None,
-        "artifacts": sorted(artifacts.values(), key=lambda a: a["id"]),
-        "steps": sorted(steps.values(), key=lambda s: s["id"]),
+        "approved": _approved_sha256(photo),
+        "artifacts": artifact_entries,
+        "steps": step_entries,
     }
     (dest / "lineage.json").write_bytes(json.dumps(lineage, indent=1, ensure_ascii=False).encode())
     (dest / "prov").mkdir()
-    for entry in lineage["artifacts"]:
+    for entry in artifact_entries:
         if entry["id"] in ids:
             (dest / "prov" / f"{entry['id']}.json").write_text(
                 lineage_prov(artifact_id=entry["id"], fmt="json")
             )
-    c2pa_note = _c2pa_exports(dest, [e for e in lineage["artifacts"] if e["id"] in ids])
+    c2pa_note = _c2pa_exports(dest, [e for e in artifact_entries if e["id"] in ids])
     _catalogue_record(dest, photo, user, everything, url)
     evidence = {
         s["record_hash"]: s["record"].get("evidence")
-        for s in lineage["steps"]
+        for s in step_entries
         if any((s["record"].get("evidence") or {}).values())
     }
     (dest / "evidence").mkdir()
     (dest / "evidence" / "snapshots.json").write_text(json.dumps(evidence, indent=1))
     _evidence_files(dest, evidence, user, everything)
-    origin = _transparency(dest, [s["id"] for s in lineage["steps"]], sign=sign_checkpoint)
+    origin = _transparency(dest, [s["id"] for s in step_entries], sign=sign_checkpoint)
     info = {
         "Source-Organization": settings.ARCHIVE_ORGANIZATION,
         "External-Identifier": f"photo/{photo.pk}",
@@ -252,19 +255,22 @@ def _c2pa_exports(dest: Path, entries: list[dict[str, Any]]) -> str:
     return f"{made} signed JPEG(s)"
 
 
+def _approved_sha256(photo: Photo) -> str | None:
+    approved = photo.approved_artifact  # None, with no query, when approved_artifact_id is
+    return approved.sha256 if approved is not None else None
+
+
 def _catalogue_record(dest: Path, photo: Photo, user: Any, everything: bool, url: Any) -> None:
     from access.visibility import visible_figures
 
-    figures = photo.figures.all()
-    if not everything:
-        figures = visible_figures(figures, user)
-    figures = list(figures)
+    linked = photo.figures.all()
+    figures = list(linked if everything else visible_figures(linked, user))
     record = {f: getattr(photo, f) for f in PHOTO_FIELDS}
     record |= {
         "id": photo.pk,
         "exif": photo.exif,
         "master": photo.master.sha256,
-        "approved": photo.approved_artifact.sha256 if photo.approved_artifact_id else None,
+        "approved": _approved_sha256(photo),
         "approved_note": photo.approved_note,
         "figures": [
             {"name": f.name, "wikidata_id": f.wikidata_id, "birth_date": f.birth_date}
@@ -530,7 +536,7 @@ def _check_transparency(data: Path, steps: dict[str, dict[str, Any]]) -> dict[st
     return checkpoint
 
 
-def bag_import(*, source: Path, user: AbstractBaseUser | AnonymousUser | None = None) -> BagImport:
+def bag_import(*, source: Path, user: User = None) -> BagImport:
     tmp_root = Path(settings.ARCHIVE_DATA_DIR) / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root, prefix="bag-") as work:
@@ -782,6 +788,14 @@ def recorded_ids(step_ids: Any) -> dict[int, dict[str, dict[int, int]]]:
     return out
 
 
+def _recorded_time(value: str) -> dt.datetime:
+    """A step record's timestamp: ISO 8601, as its hash (checked before) was computed over."""
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed
+
+
 def _step_from_record(rec: dict[str, Any], rhash: str) -> Step:
     model = rec.get("model") or {}
     weights = (
@@ -802,8 +816,8 @@ def _step_from_record(rec: dict[str, Any], rhash: str) -> Step:
         seed=rec["seed"],
         actor=rec["actor"],
         on_behalf_of=rec["on_behalf_of"],
-        started_at=parse_datetime(rec["started_at"]),
-        ended_at=parse_datetime(rec["ended_at"]),
+        started_at=_recorded_time(rec["started_at"]),
+        ended_at=_recorded_time(rec["ended_at"]),
         rationale=rec["rationale"],
         run_record=rec["run"],
         change_summary=rec["change_summary"],

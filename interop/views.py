@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from access.visibility import (
@@ -52,7 +52,7 @@ def _not_found(message: str) -> HttpResponse:
     return _json({"status": 404, "code": "not_found", "message": message}, IIIF_IMAGE_CONTEXT, 404)
 
 
-def _absolute(request: HttpRequest):  # type: ignore[no-untyped-def]
+def _absolute(request: HttpRequest):
     return lambda path: request.build_absolute_uri(path)
 
 
@@ -101,7 +101,7 @@ def image_info(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def image_tile(
     request: HttpRequest, pk: int, region: str, size: str, rotation: str, quality: str, fmt: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     if not (REGION.match(region) and SIZE.match(size)) or rotation != "0":
         return _not_found("level 0: only the regions and sizes listed in info.json")
     if quality != "default" or fmt != "jpg":

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -58,6 +57,7 @@ from restoration.models import Artifact, AuditRun, Step, StepOutput
 from restoration.selectors import LineageGraph, StepParts, load_step_parts, stored_step_record
 from restoration.services import is_video, video_frames_verify
 from restoration.storage import object_key, sha256_of_object
+from restoration.users import User, recorded_user
 
 PROBLEM_KINDS = (
     "file_missing",
@@ -177,7 +177,9 @@ def _check_step(
     """``generated_by`` maps each input artifact id to its generating step id."""
     recomputed = stored_step_record(step, parts).record_hash()
     if recomputed != step.record_hash:
-        upstream = sorted({generated_by.get(i.artifact_id) for i in parts.inputs} - {None})
+        upstream = sorted(
+            {s for i in parts.inputs if (s := generated_by.get(i.artifact_id)) is not None}
+        )
         hint = (
             f" (or the record_hash of input step(s) {', '.join(map(str, upstream))} was rewritten)"
             if upstream
@@ -230,14 +232,14 @@ def _record_run(
     started_at: dt.datetime,
     scope: str,
     artifact: Artifact | None,
-    user: AbstractBaseUser | None,
+    user: User,
 ) -> dict[str, Any]:
     run = AuditRun(
         started_at=started_at,
         ended_at=dt.datetime.now(dt.UTC),
         scope=scope,
         artifact=artifact,
-        user=user if user is not None and user.pk else None,
+        user=recorded_user(user),
         ok=not audit.problems,
         checked=audit.checked,
         problems=json_safe(audit.problems),
@@ -272,7 +274,7 @@ def artifact_verify(
     *,
     graph: LineageGraph | None = None,
     artifact_id: int | None = None,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     progress: Progress | None = None,
     checkpoint_path: Path | None = None,
 ) -> dict[str, Any]:
@@ -310,7 +312,7 @@ def lineage_size(*, graph: LineageGraph | None = None) -> int:
 
 def archive_verify_all(
     *,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     progress: Progress | None = None,
     checkpoint_path: Path | None = None,
 ) -> dict[str, Any]:

@@ -105,7 +105,8 @@ def localized(evidence_by_step: dict[int, dict[str, Any]]) -> dict[int, dict[str
         local = {kind: {o: k for k, o in pairs.items()} for kind, pairs in recorded.items()}
 
         def mark(kind: str, snap: dict[str, Any], local: dict[str, dict[int, int]] = local) -> Any:
-            found = local.get(kind, {}).get(snap.get("id"))
+            snap_id = snap.get("id")
+            found = None if snap_id is None else local.get(kind, {}).get(snap_id)
             return snap if found is None else {**snap, "local_id": found}
 
         citations = []

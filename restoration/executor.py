@@ -121,7 +121,7 @@ class EngineWorker:
 
     def send(self, message: Mapping[str, Any]) -> None:
         assert self.proc.stdin is not None
-        ipc.send(self.proc.stdin, message)  # type: ignore[arg-type]
+        ipc.send(self.proc.stdin, message)
 
     def poll(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None when none arrived within ``timeout`` seconds. EOFError
@@ -130,7 +130,7 @@ class EngineWorker:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             return None
-        return ipc.recv(self.proc.stdout)  # type: ignore[arg-type, no-any-return]
+        return ipc.recv(self.proc.stdout)
 
     def kill(self) -> None:
         self.killed_by_us = True

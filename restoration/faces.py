@@ -129,11 +129,15 @@ class _Live:
 
     def refresh(self) -> FaceIndex:
         with self.lock:
-            rows = list(
-                Face.objects.filter(pk__gt=self.last_id, embedding__isnull=False)
+            rows = [
+                (pk, embedding)
+                for pk, embedding in Face.objects.filter(
+                    pk__gt=self.last_id, embedding__isnull=False
+                )
                 .order_by("pk")
                 .values_list("pk", "embedding")
-            )
+                if embedding is not None  # never, by the filter: narrows the column's type
+            ]
             if rows:
                 ids = np.array([pk for pk, _ in rows], np.int64)
                 vectors = np.frombuffer(b"".join(bytes(e) for _, e in rows), np.float32)
@@ -180,7 +184,7 @@ def confirmed_references(*, artifact_id: int, user: Any) -> list[dict[str, Any]]
     return [
         {"face": pk, "figure": figure, "embedding": bytes(vector)}
         for pk, figure, vector in rows[:MAX_REFERENCES]
-        if figure is not None
+        if figure is not None and vector is not None  # the vector never is, by the filter
     ]
 
 

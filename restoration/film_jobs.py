@@ -22,6 +22,7 @@ finds the finished chunks in the table. Progress counts frames; a cancel stops b
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -629,7 +630,7 @@ def _join_and_record(
                     continue
                 local = _tmp_path(f"part-{job.pk}-{index}-{chunk.number}-")
                 with default_storage.open(chunk.output_key, "rb") as src, open(local, "wb") as dst:
-                    for block in iter(lambda src=src: src.read(1024 * 1024), b""):
+                    for block in iter(functools.partial(src.read, 1024 * 1024), b""):
                         dst.write(block)
                 parts.append(local)
             try:
@@ -743,10 +744,10 @@ def _join_and_record(
             produced_by__step=existing, produced_by__role="image"
         )
         return artifact
-    artifact = step.output("image")
-    assert artifact is not None
+    made = step.output("image")
+    assert made is not None
     _cleanup_chunks(chunks)
-    return artifact
+    return made
 
 
 def _bytes(data: bytes) -> Any:

@@ -338,7 +338,12 @@ def read_exif(stream: IO[bytes]) -> dict[str, Any]:
     stream.seek(0)
     try:
         with _ExifLogTrap() as trap:
-            tags = exifread.process_file(stream, details=False, strict=True)
+            # exifread annotates BinaryIO; it only reads and seeks, as any IO[bytes] can.
+            tags = exifread.process_file(
+                stream,  # type: ignore[arg-type]
+                details=False,
+                strict=True,
+            )
     except Exception as exc:  # exifread raises bare Exceptions of many kinds on bad data
         raise ImageRejected(f"the EXIF block is broken: {exc}", code="broken_exif") from exc
     broken = [m for m in trap.messages if "corrupt" in m.lower() or "possibly" in m.lower()]

@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from access.visibility import User
 from archive.selectors import artifact_is_visible, visible_citations
 from restoration.admission import pipeline_memory_errors
 from restoration.ids import id_problem, parse_id
@@ -55,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser | None
 Status = Job.Status
 
 # AI operations whose `model` parameter must name weights of this purpose.
@@ -129,7 +129,8 @@ def job_create(
     from restoration.animate_jobs import localise_animate_labels
 
     localise_animate_labels(pipeline)  # issue 12: the label in the requester's language
-    requester = user if user is not None and user.is_authenticated else None
+    # A signed-in user (AnonymousUser is no instance of the user model), else no requester.
+    requester = user if isinstance(user, get_user_model()) else None
     time_limit_s, step_time_limits = job_time_limits(pipeline)
     if artifact.media_type.startswith("video/"):
         from restoration.film_jobs import film_time_limits

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +37,10 @@ from django.db import IntegrityError, connection, transaction
 from restoration import merkle
 from restoration.hashing import canonical_json, canonical_time
 from restoration.models import AuditRun, Checkpoint, LogHead, LogLeaf, LogNode, Step
+
+if TYPE_CHECKING:
+    # What a cursor takes as a query parameter, as the stubs spell it (no runtime name).
+    from django.db.backends.utils import _SQLType as SQLParam
 
 CHECKPOINT_FORMAT = "photo-archive-checkpoint/1"
 
@@ -99,7 +103,7 @@ def log_append(*, kind: str, record_id: int, record_hash: str) -> int:
             f'INSERT INTO {_LEAF} ("index", kind, record_id, record_hash, leaf_hash, appended_at)'
             " VALUES (%s, %s, %s, %s, %s, %s)"
         )
-        leaf_params = [
+        leaf_params: list[SQLParam] = [
             index,
             kind,
             record_id,
@@ -107,7 +111,8 @@ def log_append(*, kind: str, record_id: int, record_hash: str) -> int:
             leaf_hash.hex(),
             time_field.get_db_prep_value(dt.datetime.now(dt.UTC), connection),
         ]
-        node_sql, node_params = "", []
+        node_sql = ""
+        node_params: list[SQLParam] = []
         if completed:
             node_sql = f'INSERT INTO {_NODE} (level, "index", hash) VALUES ' + ", ".join(
                 ["(%s, %s, %s)"] * len(completed)
@@ -115,7 +120,7 @@ def log_append(*, kind: str, record_id: int, record_hash: str) -> int:
             for level, node_index, h in completed:
                 node_params += [level, node_index, h.hex()]
         head_sql = f"UPDATE {_HEAD} SET frontier = %s WHERE id = 1"
-        head_params = [
+        head_params: list[SQLParam] = [
             json_field.get_db_prep_value([[lv, h.hex()] for lv, h in frontier], connection)
         ]
         if connection.vendor == "postgresql":

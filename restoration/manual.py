@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from archive.models import Citation, ReferenceImage
 from archive.selectors import artifact_is_visible, visible_citations, visible_references
@@ -16,6 +16,7 @@ from restoration.faces import confirmed_references
 from restoration.models import Artifact, Step
 from restoration.services import AcceptedFile, Derivation, NewInput, artifact_ingest
 from restoration.storage import open_object
+from restoration.users import User
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def step_record_manual(
     input_artifact_id: int,
     image: IO[bytes],
     rationale: str,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | AnonymousUser,
     citation_ids: Sequence[int] = (),
     reference_ids: Sequence[int] = (),
     on_behalf_of: str = "",
@@ -141,7 +142,7 @@ def _derivation(
     on_behalf_of: str,
     tool: str,
     filename: str,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
 ) -> Derivation:
     """The manual step that made the upload, measured against its input (before any write)."""
     if upload.sha256 == source.sha256:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from archive.models import Citation, ReferenceImage
 from archive.selectors import artifact_is_visible, visible_citations, visible_references
@@ -71,7 +71,7 @@ def step_record_manual_animation(
     input_artifact_id: int,
     image: IO[bytes],
     rationale: str,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | AnonymousUser,
     citation_ids: Sequence[int] = (),
     reference_ids: Sequence[int] = (),
     on_behalf_of: str = "",

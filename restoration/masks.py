@@ -8,12 +8,12 @@ from typing import IO, Any
 
 import numpy as np
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 
 from restoration import imagefile
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
 from restoration.services import NewInput, now, output_from_array, step_record_or_discard
+from restoration.users import User
 
 MASK_OPERATION = "mask_paint"
 MASK_VERSION = "1.0"
@@ -23,7 +23,7 @@ def mask_record(
     *,
     image_artifact: Artifact,
     mask: IO[bytes],
-    user: AbstractBaseUser | None,
+    user: User,
     rationale: str = "",
 ) -> Artifact:
     """Record a painted mask for ``image_artifact`` and return the mask artifact.

@@ -555,9 +555,9 @@ def _record(
             raise
         artifact = _image_output(existing)
         return artifact, _decode(artifact, "input")
-    artifact = step.output("image")
-    assert artifact is not None  # step_record links every output it was given
-    return artifact, result.image
+    made = step.output("image")
+    assert made is not None  # step_record links every output it was given
+    return made, result.image
 
 
 def _step_limit_s(job: Job, index: int) -> float:

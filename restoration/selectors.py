@@ -632,8 +632,8 @@ def load_step_parts(
         .select_related("reference__artifact")
         .order_by("step_id", "reference_id")
     )
-    for row in references:
-        parts.setdefault(row.step_id, StepParts()).references.append(row.reference)
+    for consulted in references:
+        parts.setdefault(consulted.step_id, StepParts()).references.append(consulted.reference)
     with_evidence = [sid for sid, p in parts.items() if p.citations or p.references]
     if with_evidence:
         from restoration.evidence import recorded_evidence_ids

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -40,6 +39,7 @@ from restoration.storage import (
     sha256_of_stream,
     store_object,
 )
+from restoration.users import User, recorded_user
 
 PROJECT_VERSION = "0.1.0"
 INGEST_VERSION = "1.0"
@@ -177,7 +177,7 @@ def step_record(
     outputs: Sequence[NewOutput],
     started_at: dt.datetime,
     ended_at: dt.datetime,
-    user: AbstractBaseUser | None = None,
+    user: User = None,
     on_behalf_of: str = "",
     weights: ModelWeights | None = None,
     software: dict[str, Any] | None = None,
@@ -212,7 +212,7 @@ def step_record(
         software=json_safe(software if software is not None else project_software_versions()),
         device=device,
         seed=seed,
-        user=user if user is not None and user.pk else None,
+        user=recorded_user(user),
         actor=user.get_username() if user is not None else "",
         on_behalf_of=on_behalf_of,
         started_at=started_at,
@@ -386,7 +386,7 @@ class IngestResult:
 
 
 def _derivation_record(
-    how: Derivation, output: NewOutput, *, started: dt.datetime, user: Any
+    how: Derivation, output: NewOutput, *, started: dt.datetime, user: User
 ) -> Step:
     """Record the step that ``how`` describes, producing ``output`` (stills and videos alike)."""
     return step_record(
@@ -420,7 +420,7 @@ def artifact_ingest(
     *,
     stream: IO[bytes],
     filename: str,
-    user: AbstractBaseUser | None,
+    user: User,
     parameters: Mapping[str, Any] | None = None,
     derive: Callable[[AcceptedFile], Derivation] | None = None,
     catalogue: Callable[[Artifact, Step, imagefile.ImageFacts], Any] | None = None,
@@ -757,7 +757,7 @@ def video_ingest(
     *,
     stream: IO[bytes],
     filename: str,
-    user: AbstractBaseUser | None,
+    user: User,
     parameters: Mapping[str, Any] | None = None,
     derive: Callable[[Any], Derivation] | None = None,
     catalogue: Callable[[Artifact, Step, Any], Any] | None = None,
@@ -947,7 +947,7 @@ def video_ingest_sequence(
     frames: Sequence[tuple[str, Callable[[], IO[bytes]]]],
     fps: Any,
     source_name: str,
-    user: AbstractBaseUser | None,
+    user: User,
     parameters: Mapping[str, Any] | None = None,
     catalogue: Callable[[Artifact, Step, Any], Any] | None = None,
 ) -> IngestResult:

@@ -119,5 +119,7 @@ class ManualStepForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["citations"].choices = [(str(pk), label) for pk, label in citations]
-        self.fields["references"].choices = [(str(pk), label) for pk, label in references]
+        for name, choices in (("citations", citations), ("references", references)):
+            field = self.fields[name]
+            assert isinstance(field, forms.ChoiceField)  # declared above as MultipleChoiceField
+            field.choices = [(str(pk), label) for pk, label in choices]

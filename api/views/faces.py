@@ -109,7 +109,7 @@ class FaceViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     write_permissions = {"search": [], "confirm": ["archive.change_figure"]}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         faces = visibility.visible_faces(Face.objects.all(), self.request.user)
         artifact = self.request.query_params.get("artifact")
         if artifact is not None:

@@ -32,13 +32,16 @@ from api.views.catalogue import _check_content_length, _visible_citations
 from archive import films as film_services
 from archive.models import Figure, Film
 from restoration.imagefile import ImageRejected
+from restoration.models import Artifact
 
 # --- serializers -------------------------------------------------------------------------------
 
 
 class FilmSerializer(CitedMixin, serializers.ModelSerializer):
-    master_artifact = serializers.PrimaryKeyRelatedField(
-        source="master", read_only=True, help_text="the master video's artifact id"
+    master_artifact: serializers.PrimaryKeyRelatedField[Artifact] = (
+        serializers.PrimaryKeyRelatedField(
+            source="master", read_only=True, help_text="the master video's artifact id"
+        )
     )
     master = ArtifactSummarySerializer(read_only=True)
     figures = serializers.SerializerMethodField(help_text="ids of the (visible) figures shown")
@@ -198,7 +201,7 @@ class FilmViewSet(ApiViewMixin, viewsets.ModelViewSet):
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     extra_error_codes = {"destroy": ("409",), "create": ("409", "413")}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         user = self.request.user
         return (
             visibility.visible_films(Film.objects.all(), user)
@@ -213,7 +216,7 @@ class FilmViewSet(ApiViewMixin, viewsets.ModelViewSet):
             )
         )
 
-    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+    def get_serializer_class(self):
         if self.action in {"update", "partial_update"}:
             return FilmUpdateSerializer
         return FilmSerializer

@@ -61,7 +61,7 @@ class JobViewSet(
     write_permissions = {"create": [SUBMIT_JOB], "cancel": []}
     extra_error_codes = {"create": ("429",), "cancel": ("409",)}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         jobs = visible_jobs(Job.objects.all(), self.request.user).select_related("requester")
         if getattr(self, "action", None) == "list":
             return jobs  # steps, links and events: api.links.attach_job_parts, per page
@@ -82,7 +82,7 @@ class JobViewSet(
         data = self.get_serializer(jobs, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    def get_throttles(self):  # type: ignore[no-untyped-def]
+    def get_throttles(self):
         if getattr(self, "action", None) == "create":
             return [JobSubmitThrottle()]
         return super().get_throttles()
@@ -189,7 +189,7 @@ class ModelWeightsViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[^/]+"  # checked in ApiViewMixin.initial: JSON 404, not HTML
     queryset = ModelWeights.objects.all()
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         if not can_view_catalogue(self.request.user):
             return ModelWeights.objects.none()
         return ModelWeights.objects.all()

@@ -55,7 +55,9 @@ logger = logging.getLogger(__name__)
 class LineageSerializer(serializers.Serializer):
     """The ancestor DAG back to the masters (``restoration.selectors.LineageGraph.as_dict``)."""
 
-    root = serializers.IntegerField()
+    # A declared field: the serializer metaclass pops it off the class (the stubs
+    # see it override the attribute of the same name).
+    root = serializers.IntegerField()  # type: ignore[assignment]
     direction = serializers.CharField()
     artifacts = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
     steps = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()))
@@ -111,10 +113,10 @@ class ArtifactViewSet(ApiViewMixin, viewsets.ReadOnlyModelViewSet):
     write_permissions = {"verify": [RUN_VERIFY]}
     extra_error_codes = {"export": ("422",)}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         return visible_artifacts(Artifact.objects.all(), self.request.user)
 
-    def get_renderers(self):  # type: ignore[no-untyped-def]
+    def get_renderers(self):
         if getattr(self, "action", None) in {"file", "prov", "export"}:
             return [JSONRenderer(), AnyMediaRenderer()]
         return super().get_renderers()
@@ -311,7 +313,7 @@ class StepViewSet(
     write_permissions = {"manual": [RECORD_MANUAL_STEP]}
     extra_error_codes = {"manual": ("413",)}
 
-    def get_queryset(self):  # type: ignore[no-untyped-def]
+    def get_queryset(self):
         steps = visible_steps(Step.objects.all(), self.request.user)
         if getattr(self, "action", None) == "list":
             return steps  # link rows: api.links.attach_step_links, once per page
@@ -325,7 +327,7 @@ class StepViewSet(
         data = self.get_serializer(steps, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
-    def get_parsers(self):  # type: ignore[no-untyped-def]
+    def get_parsers(self):
         if getattr(self, "action", None) == "manual" or self.request is None:
             return [MultiPartParser(), FormParser()]
         return super().get_parsers()

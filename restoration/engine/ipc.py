@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import pickle
 import struct
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 _HEADER = struct.Struct("!Q")
 _CHUNK = 16 * 1024 * 1024
 
 
-def send(stream: BinaryIO, message: Any) -> None:
+def send(stream: IO[bytes], message: Any) -> None:
     payload = pickle.dumps(message, protocol=5)
     stream.write(_HEADER.pack(len(payload)))
     view = memoryview(payload)
@@ -24,17 +24,18 @@ def send(stream: BinaryIO, message: Any) -> None:
     stream.flush()
 
 
-def recv(stream: BinaryIO) -> Any:
+def recv(stream: IO[bytes]) -> Any:
     header = _read_exactly(stream, _HEADER.size)
     (size,) = _HEADER.unpack(header)
     return pickle.loads(_read_exactly(stream, size))
 
 
-def _read_exactly(stream: BinaryIO, size: int) -> bytearray:
+def _read_exactly(stream: IO[bytes], size: int) -> bytearray:
     buffer = bytearray(size)
     view = memoryview(buffer)
     got = 0
     while got < size:
+        # typeshed's IO[bytes] has no readinto; the pipes and files passed here do.
         n = stream.readinto(view[got : got + min(_CHUNK, size - got)])  # type: ignore[attr-defined]
         if not n:
             raise EOFError("the other end closed the pipe")

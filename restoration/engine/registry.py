@@ -62,14 +62,14 @@ def _operations() -> dict[str, Operation]:
     return registry
 
 
-def get_operation(name: str) -> Operation:
-    """The operation called ``name``; ParamError on field ``op`` when there is none."""
+def get_operation(name: object) -> Operation:
+    """The operation called ``name`` (anything a request sent: None, a list...); ParamError on
+    field ``op`` when there is none."""
     operations = _operations()
-    try:
-        return operations[name]
-    except (KeyError, TypeError):
+    if not isinstance(name, str) or name not in operations:
         allowed = ", ".join(sorted(operations))
-        raise ParamError("op", f"unknown operation {name!r} (known: {allowed})") from None
+        raise ParamError("op", f"unknown operation {name!r} (known: {allowed})")
+    return operations[name]
 
 
 def list_operations() -> list[Operation]:

@@ -43,7 +43,7 @@ def lineage_export(
     Raises ``Artifact.DoesNotExist`` for an unknown id."""
     graph = ancestor_graph(graph, artifact_id)
     step_hash = {step_id: step.record_hash for step_id, step in graph.steps.items()}
-    data = {
+    data: dict[str, Any] = {  # the JSON document, as returned
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "record_version": RECORD_VERSION,

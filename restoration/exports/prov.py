@@ -295,7 +295,8 @@ def lineage_prov(
     doc = lineage_prov_document(ancestor_graph(graph, artifact_id), evidence_view=evidence_view)
     if fmt == "provn":
         return doc.get_provn()
-    text: str = doc.serialize(format=fmt, indent=2)
+    text = doc.serialize(format=fmt, indent=2)
+    assert text is not None  # prov returns the text when given no destination
     if fmt == "jsonld":
         # The archive serves the context itself (no fetch from a remote site at read time).
         text = text.replace(f'"{REMOTE_CONTEXT}"', f'"{context_url}"')

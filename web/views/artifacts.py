@@ -12,6 +12,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseBase,
     JsonResponse,
 )
 from django.shortcuts import render
@@ -147,7 +148,7 @@ def _stored_response(key: str, content_type: str, *, filename: str | None = None
     return response
 
 
-def artifact_file(request: HttpRequest, pk: int) -> HttpResponse:
+def artifact_file(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The stored bytes, exactly as hashed."""
     artifact = visible_artifact_or_404(pk, request.user)
     ext = mimetypes.guess_extension(artifact.media_type) or ""
@@ -158,7 +159,7 @@ def artifact_file(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def artifact_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def artifact_preview(request: HttpRequest, pk: int) -> HttpResponseBase:
     artifact = visible_artifact_or_404(pk, request.user)
     key = artifact_ensure_preview(artifact)
     if key is None:
@@ -168,7 +169,7 @@ def artifact_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def artifact_heatmap(request: HttpRequest, pk: int) -> HttpResponse:
+def artifact_heatmap(request: HttpRequest, pk: int) -> HttpResponseBase:
     """Where the step that made this artifact changed its image input (or ``?against=``
     another ancestor), as a heat map PNG."""
     lineage = page_lineage(visible_lineage_or_404(pk, request.user), request.user)

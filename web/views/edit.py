@@ -169,7 +169,7 @@ def _fields(form: forms.ModelForm, *, skip: tuple[str, ...] = ()) -> dict[str, A
     return {k: v for k, v in form.cleaned_data.items() if k not in skip}
 
 
-def _service_errors(form: forms.Form, exc: ValidationError) -> None:
+def _service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -402,8 +402,8 @@ def _target(request: HttpRequest, spec: str) -> tuple[Any, str]:
     if kind not in TARGETS or not raw.isdigit():
         raise Http404("no such record")
     model, visible, view = TARGETS[kind]
-    record = get_object_or_404(visible(model.objects.all(), request.user), pk=int(raw))
-    if kind == "note":
+    record = get_object_or_404(visible(model._default_manager.all(), request.user), pk=int(raw))
+    if isinstance(record, Note):  # kind "note"
         return record, reverse("web:figure", args=[record.figure_id]) if record.figure_id else (
             reverse("web:photo", args=[record.photo_id]) if record.photo_id else reverse("web:home")
         )

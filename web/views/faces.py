@@ -46,10 +46,11 @@ def face_search(request: HttpRequest) -> HttpResponse:
     query: Face | None = None
     vector: np.ndarray | None = None
     error = ""
-    if request.method == "POST" and request.FILES.get("image"):
+    upload = request.FILES.get("image") if request.method == "POST" else None
+    if upload:
         try:
             image = imagefile.decode_rgb_or_grey(
-                request.FILES["image"].read(), max_pixels=settings.ARCHIVE_MAX_PIXELS
+                upload.read(), max_pixels=settings.ARCHIVE_MAX_PIXELS
             )
             measured = [f for f in face_index.measure_upload(image) if f.get("embedding")]
         except (imagefile.ImageRejected, ValueError, OSError, OperationFailed) as exc:

@@ -16,6 +16,7 @@ from django.db.models import Prefetch
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponseBase,
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
@@ -56,13 +57,16 @@ def _fps_float(text: str) -> float:
         return 24.0
 
 
+def _generating_step(artifact: Artifact, *fields: str) -> Step | None:
+    """The step that made ``artifact``, with ``fields`` only; None for a master (no step did)."""
+    if artifact.generated_by_id is None:
+        return None
+    return Step.objects.filter(pk=artifact.generated_by_id).only(*fields).first()
+
+
 def _timeline(artifact: Artifact) -> dict[str, Any]:
     """What the player and the timeline need about one video artifact, as JSON."""
-    step = (
-        Step.objects.filter(pk=artifact.generated_by_id)
-        .only("id", "operation", "parameters", "change_summary", "kind")
-        .first()
-    )
+    step = _generating_step(artifact, "id", "operation", "parameters", "change_summary", "kind")
     keyframes: list[int] = []
     if step is not None and step.operation == "colorize_keyframes":
         for keyframe in (step.parameters or {}).get("keyframes") or []:
@@ -102,7 +106,8 @@ def film_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     versions = [a for a in film_derivatives(film) if artifact_is_visible(a.pk, user)]
-    steps = {
+    # Keyed by step id, looked up by generated_by_id: None (a master) finds nothing.
+    steps: dict[int | None, Step] = {
         s.pk: s
         for s in Step.objects.filter(pk__in=[a.generated_by_id for a in versions]).only(
             "id", "operation", "kind", "change_summary", "parameters", "job_id"
@@ -202,7 +207,7 @@ def film_job_new(request: HttpRequest, pk: int) -> HttpResponse:
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-def artifact_proxy(request: HttpRequest, pk: int) -> HttpResponse:
+def artifact_proxy(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The small H.264 proxy of a video artifact, with HTTP ranges (the player seeks)."""
     artifact = visible_artifact_or_404(pk, request.user)
     key = proxy_key(artifact.sha256)
@@ -212,17 +217,17 @@ def artifact_proxy(request: HttpRequest, pk: int) -> HttpResponse:
     return _ranged(request, key, "video/mp4")
 
 
-def step_strip(request: HttpRequest, pk: int) -> HttpResponse:
+def step_strip(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The before/after thumbnail strip of the film step that made artifact ``pk``."""
     artifact = visible_artifact_or_404(pk, request.user)
-    step = Step.objects.filter(pk=artifact.generated_by_id).only("change_summary").first()
+    step = _generating_step(artifact, "change_summary")
     sha = (step.change_summary or {}).get("strip_sha256") if step is not None else None
     if not sha or not default_storage.exists(sidecar_key(sha)):
         return HttpResponse(status=204)  # made by no film step: there is no strip
     return _ranged(request, sidecar_key(sha), "image/jpeg")
 
 
-def _ranged(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
+def _ranged(request: HttpRequest, key: str, content_type: str) -> HttpResponseBase:
     size = default_storage.size(key)
     start, end = 0, size - 1
     status = 200
@@ -234,9 +239,9 @@ def _ranged(request: HttpRequest, key: str, content_type: str) -> HttpResponse:
         else:
             start = max(0, size - int(match.group(2)))
         if start > end or start >= size:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
         status = 206
     handle = default_storage.open(key, "rb")
     handle.seek(start)

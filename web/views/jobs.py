@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -79,7 +80,7 @@ def _job_events(job: Job) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job=job).order_by("at", "id"))
 
 
-def job_summary(job: Job) -> dict:  # type: ignore[type-arg]
+def job_summary(job: Job) -> dict[str, Any]:
     """Status, progress and the time left (estimated from the progress rate since the job
     last started running), as the job and batch pages poll them."""
     running_since = (

@@ -26,6 +26,7 @@ from restoration.jobs import JobValidationError, job_create
 from restoration.masks import mask_record
 from restoration.models import Job
 from restoration.selectors import job_identity_verdicts
+from restoration.users import recorded_user
 from web import workbench
 from web.access import visible_artifact_or_404
 from web.forms import parse_pipeline
@@ -344,7 +345,7 @@ def _batch_create(
                 pipeline=steps,
                 photo_ids=[p.pk for p in photos],
                 job_ids=[j.pk for j in jobs],
-                created_by=request.user,
+                created_by=recorded_user(request.user),  # signed in: can_submit_jobs
             )
     except _BatchRefused:
         return None

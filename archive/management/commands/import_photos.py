@@ -66,8 +66,8 @@ class Command(BaseCommand):
         files = list(scan_directory(root, recursive=options["recursive"]))
         journal = ImportJournal(root)
         outcomes: list[Outcome] = []
-        for row in manifest.problems:  # rows that name no usable file
-            outcomes.append(self._report(Outcome(row.filename, "bad row", row.error, row.line)))
+        for bad in manifest.problems:  # rows that name no usable file
+            outcomes.append(self._report(Outcome(bad.filename, "bad row", bad.error, bad.line)))
         used: set[str] = set()
         bar = tqdm(files, unit="file", file=sys.stderr, disable=None, desc="importing")
         for path in bar:

@@ -155,7 +155,7 @@ class Animate(Operation):
     # 460 MiB at 2048x2048 (3 s at 25 fps, nod on): 120 B/px keeps a 25 % margin at 2048.
     bytes_per_pixel = 120.0
     fixed_bytes = 96 * 2**20
-    params: ClassVar[tuple[ParamSpec, ...]] = (  # type: ignore[misc]
+    params: ClassVar[tuple[ParamSpec, ...]] = (
         ParamSpec(
             "smile", "float", default=0.3, minimum=0.0, maximum=1.0,
             description="0 = none; 1 lifts the mouth corners by 0.06 inter-ocular distances "
