@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import translation
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.pagination import BasePagination, PageNumberPagination
@@ -15,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.permissions import ArchivePermission
-from web.preferences import activate_preferred_language
 
 if TYPE_CHECKING:
     from rest_framework.permissions import _PermissionClass  # the stubs' alias, no runtime name
@@ -77,7 +78,7 @@ class ApiViewMixin:
                 raise exceptions.NotFound()
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         # After authentication: a token client's own language choice (web/preferences.py)
-        activate_preferred_language(request)
+        _activate_preferred_language(request)
 
     def reread(self, instance: Any) -> Any:
         """A record just written, read back through the view's queryset for its prefetches.
@@ -100,3 +101,21 @@ def _valid_id(value: Any) -> bool:
         return 0 < int(value) <= MAX_ID
     except (TypeError, ValueError):
         return False
+
+
+def _activate_preferred_language(request: Request) -> None:
+    """For an authenticated request without Accept-Language (a script, curl), the language the
+    user last chose in the pages (``web.models.Preference``, read through the user's
+    ``preference`` relation); with the header, LocaleMiddleware already decided."""
+    if request.META.get("HTTP_ACCEPT_LANGUAGE"):
+        return
+    user = request.user
+    if user is None or not user.is_authenticated:
+        return
+    try:
+        language = str(user.preference.language)  # web's OneToOne (related_name)
+    except ObjectDoesNotExist:
+        return
+    if language:
+        translation.activate(language)
+        request.LANGUAGE_CODE = language  # as LocaleMiddleware does
