@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from interop import tiler
 from interop.models import TileSet
+from restoration import dispatch
 from restoration.models import Artifact
 from restoration.storage import PREVIEWS_PREFIX, open_stream
 
@@ -98,9 +99,7 @@ def tiles_request(artifact_id: int, *, force: bool = False) -> TileSet | None:
 
 def _send(artifact_id: int) -> None:
     try:
-        from interop.actors import iiif_tiles
-
-        iiif_tiles.send(artifact_id)
+        dispatch.send("iiif_tiles", (artifact_id,))  # by name: interop.actors imports this
     except Exception:  # the row stays pending; the next tiles_request sends again
         logger.exception("could not enqueue the tiles of artifact %s", artifact_id)
 

@@ -30,7 +30,7 @@ def job_run(job_id: int) -> None:
 
 
 if settings.ARCHIVE_GPU_QUEUE:
-    # Jobs with an AI step are sent to this queue (restoration.jobs.job_queue), as job_run
+    # Jobs with an AI step are sent to this queue (restoration.dispatch.job_queue), as job_run
     # messages: declared here so that `rundramatiq --queues <it>` consumes it.
     job_run.broker.declare_queue(settings.ARCHIVE_GPU_QUEUE)
 

@@ -41,6 +41,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import F, Q
 
+from restoration import dispatch
 from restoration.engine.film_run import plan_chunks
 from restoration.executor import OperationCancelled, OperationFailed, run_film_message
 from restoration.jobstate import identity_samples, now
@@ -312,19 +313,12 @@ def _ensure_chunks(job: Job, index: int, plan: list[tuple[int, int, int, int]]) 
 
 def _enqueue_chunks(job_id: int, index: int, numbers: list[int]) -> None:
     """One ``film_chunk_run`` message per chunk, on the queue the job itself went to
-    (``restoration.jobs.job_queue``: the GPU queue for a film job with an AI step)."""
+    (``restoration.dispatch.job_queue``: the GPU queue for a film job with an AI step)."""
     try:
-        from restoration.actors import film_chunk_run
-        from restoration.jobs import job_queue
-
         pipeline = Job.objects.values_list("pipeline", flat=True).get(pk=job_id)
-        queue = job_queue(pipeline)
-        broker = film_chunk_run.broker
-        if queue != film_chunk_run.queue_name and queue not in broker.get_declared_queues():
-            broker.declare_queue(queue)
+        queue = dispatch.job_queue(pipeline)
         for number in numbers:
-            message = film_chunk_run.message(job_id, index, number)
-            broker.enqueue(message.copy(queue_name=queue))
+            dispatch.send("film_chunk_run", (job_id, index, number), queue=queue)
     except Exception:  # the coordinator runs every chunk itself if the broker is down
         logger.exception("job %s: could not enqueue film chunks", job_id)
 

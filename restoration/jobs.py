@@ -22,7 +22,9 @@ from django.db.models import Q
 
 from access.visibility import User
 from archive.selectors import artifact_is_visible, visible_citations
+from restoration import dispatch
 from restoration.admission import pipeline_memory_errors
+from restoration.dispatch import job_queue
 from restoration.ids import id_problem, parse_id
 from restoration.jobstate import (
     ALLOWED_TRANSITIONS,
@@ -347,50 +349,15 @@ def _check_hint_citations(hints: Any, user: User, field: str, errors: dict[str, 
 # --- enqueue, cancel, resume -------------------------------------------------------------------
 
 
-def job_queue(pipeline: Any) -> str:
-    """The dramatiq queue a job's message goes to: ``ARCHIVE_GPU_QUEUE`` when it is set and the
-    pipeline has an AI operation (steps of kind ``ai``), so that only the GPU machines' workers
-    (``rundramatiq --queues <it>``) take it; ``JOBS_QUEUE`` otherwise. A film step's kind
-    depends on its params (``per_frame`` of ``sr``, ``interpolate`` with RIFE); its chunk
-    messages go to the same queue (``restoration.film_jobs``)."""
-    gpu_queue = settings.ARCHIVE_GPU_QUEUE
-    if gpu_queue:
-        from restoration.engine import EngineError, get_operation
-        from restoration.film_jobs import get_film_op, is_film_operation
-
-        for entry in pipeline or []:
-            try:
-                name = str(entry.get("op"))
-                if is_film_operation(name):
-                    kind = get_film_op(name).kind_for(entry.get("params") or {})
-                else:
-                    kind = get_operation(name).kind
-                if kind == "ai":
-                    return str(gpu_queue)
-            except (EngineError, KeyError, AttributeError, TypeError):
-                continue  # validated at creation; an op gone since fails in the runner
-    return str(settings.JOBS_QUEUE)
-
-
 def enqueue(job_id: int) -> bool:
     """Send the job's message (to ``job_queue``'s queue). A broker failure is logged, not
     raised: the row stays queued and ``job_resume_stale`` sends it again, so the request that
     created it still succeeds."""
     try:
         limit_s, pipeline = Job.objects.values_list("time_limit_s", "pipeline").get(pk=job_id)
-        # Imported here, not at the top: the actor module imports the runner, which imports
-        # this one. A plain django.setup() process (a script, the tests' harness) has not
-        # declared the actors on its broker, so looking the actor up by name is not enough.
-        from restoration.actors import job_run
-
-        queue = job_queue(pipeline)
-        if queue == job_run.queue_name:
-            job_run.send_with_options(args=(job_id,), time_limit=limit_s * 1000)
-        else:  # the same actor, on the GPU queue (retries stay on it: dramatiq copies messages)
-            message = job_run.message_with_options(args=(job_id,), time_limit=limit_s * 1000)
-            if queue not in job_run.broker.get_declared_queues():
-                job_run.broker.declare_queue(queue)
-            job_run.broker.enqueue(message.copy(queue_name=queue))
+        # By actor name (restoration.dispatch): on the GPU queue for a job with an AI step,
+        # where its retries stay too (dramatiq requeues a message on its own queue).
+        dispatch.send("job_run", (job_id,), queue=job_queue(pipeline), time_limit_ms=limit_s * 1000)
     except Exception:  # broker down: the job is a row first, resume picks it up
         logger.exception("could not enqueue job %s; it stays queued until resumed", job_id)
         return False
@@ -403,9 +370,7 @@ def faces_enqueue(artifact_id: int) -> bool:
     if not settings.ARCHIVE_FACE_INDEX:
         return False
     try:
-        from restoration.actors import faces_index  # see enqueue: the actors import the runner
-
-        faces_index.send(artifact_id)
+        dispatch.send("faces_index", (artifact_id,))
     except Exception:
         logger.exception("could not enqueue face indexing of artifact %s", artifact_id)
         return False

@@ -13,7 +13,7 @@ import os
 # this package (lazily); an operator's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .models import WeightsInfo, inspect_weights  # noqa: E402
+from .models import WeightsInfo  # noqa: E402
 from .operation import Operation, software_versions  # noqa: E402
 from .params import ParamSpec  # noqa: E402
 from .registry import get_operation, list_operations  # noqa: E402
@@ -30,6 +30,7 @@ from .types import (  # noqa: E402
     RunContext,
     UnavailableError,
 )
+from .weights import inspect_weights  # noqa: E402
 
 __all__ = [
     "Availability",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import threading
 from collections import OrderedDict
@@ -11,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from .files import file_sha256
 from .types import EngineError, ModelRef, UnavailableError
 
 FACE_ARCHS = frozenset({"GFPGAN", "CodeFormer", "RestoreFormer", "GPEN"})
@@ -59,14 +59,6 @@ def spandrel_module() -> ModuleType:
                 pass
             _spandrel = spandrel
         return _spandrel
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -125,17 +117,9 @@ def _load_descriptor(path: Path) -> Any:
     return descriptor
 
 
-def inspect_weights(path: Path | str) -> WeightsInfo:
-    """Detect the architecture of a weights file and describe it; EngineError if unknown."""
-    path = Path(path)
-    if not path.is_file():
-        raise EngineError(f"{path}: no such file")
-    # Architectures spandrel does not know, recognised by their own key layout (film).
-    from .film.rife import inspect_rife
-
-    rife = inspect_rife(path)
-    if rife is not None:
-        return WeightsInfo(**rife, spandrel_purpose="", tiling="internal")
+def spandrel_weights_info(path: Path) -> WeightsInfo:
+    """What spandrel detects in ``path``; EngineError when it knows no such architecture.
+    ``restoration.engine.weights.inspect_weights`` asks the other recognisers first."""
     descriptor = _load_descriptor(path)
     arch_id = str(descriptor.architecture.id)
     scale = int(descriptor.scale)

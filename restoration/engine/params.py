@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Literal
 
 from .types import ParamError
@@ -315,3 +316,81 @@ _TYPE_SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
 }
+
+
+MAX_FPS = Fraction(1000)
+
+
+# --- frame rates and structured values (films and the portrait animation) ------------------
+
+
+def parse_fps(value: Any, field_name: str = "fps") -> Fraction:
+    """A frame rate from a number (24, 23.976) or a string ("24", "24000/1001", "25.0")."""
+    if isinstance(value, bool):
+        raise ParamError(field_name, f"must be a number or 'num/den', got {value!r}")
+    try:
+        if isinstance(value, int):
+            fps = Fraction(value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError
+            fps = Fraction(str(value)).limit_denominator(1001)
+        elif isinstance(value, str) and value.strip():
+            fps = Fraction(value.strip())
+        elif isinstance(value, Fraction):
+            fps = value
+        else:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise ParamError(
+            field_name, f"must be a number or 'num/den' (e.g. 24 or '24000/1001'), got {value!r}"
+        ) from None
+    if not 0 < fps <= MAX_FPS:
+        raise ParamError(field_name, f"must be in (0, {MAX_FPS}], got {fps}")
+    if fps.denominator > 100_000:
+        raise ParamError(field_name, f"denominator too large in {fps}")
+    return fps
+
+
+def fps_str(fps: Fraction) -> str:
+    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+
+
+@dataclass(frozen=True)
+class FpsParam(ParamSpec):
+    """A frame rate: a number or "num/den"; normalised to the string of the reduced fraction
+    ("24", "24000/1001"), which is JSON-safe, exact and idempotent."""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": ["number", "string"],
+            "pattern": r"^\s*\d+(\.\d+)?(\s*/\s*\d+)?\s*$",
+            "description": self.description,
+        }
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+    def normalise(self, value: Any) -> Any:
+        return fps_str(parse_fps(value, self.name))
+
+
+@dataclass(frozen=True)
+class JsonParam(ParamSpec):
+    """A structured parameter checked by ``checker`` (which raises ParamError and returns the
+    normalised value) and described by ``schema``."""
+
+    checker: Callable[[str, Any], Any] | None = None
+    schema: Mapping[str, Any] | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = dict(self.schema or {})
+        if self.description:
+            schema["description"] = self.description
+        if self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+    def normalise(self, value: Any) -> Any:
+        assert self.checker is not None
+        return self.checker(self.name, value)

@@ -34,12 +34,9 @@ CLASSICAL_PIPELINES = [
 @pytest.fixture
 def broker(monkeypatch, settings):
     """A broker of the test's own for both actors, whatever broker the suite runs on."""
-    from restoration.actors import film_chunk_run, job_run
-
     stub = StubBroker()
     stub.declare_queue(settings.JOBS_QUEUE)
-    monkeypatch.setattr(job_run, "broker", stub)
-    monkeypatch.setattr(film_chunk_run, "broker", stub)
+    monkeypatch.setattr("restoration.dispatch.current_broker", lambda: stub)
     return stub
 
 

@@ -16,11 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def broker(monkeypatch, settings):
     """A broker of the test's own, whatever broker the suite runs on."""
-    from restoration.actors import job_run
-
     stub = StubBroker()
     stub.declare_queue(settings.JOBS_QUEUE)
-    monkeypatch.setattr(job_run, "broker", stub)
+    monkeypatch.setattr("restoration.dispatch.current_broker", lambda: stub)
     return stub
 
 

@@ -190,14 +190,16 @@ def test_time_limits_are_fixed_when_the_job_is_created(user, master, settings, m
     assert job.time_limit_s == jobstate.RUN_MARGIN_S + 200
     # Later settings do not change an accepted job; its message carries the stored limit.
     settings.JOB_TIME_LIMITS = {"classical": 1, "ai": 1}
-    sent_options: list[dict] = []
+    sent: list[tuple] = []
     monkeypatch.setattr(
-        "restoration.actors.job_run.send_with_options",
-        lambda **options: sent_options.append(options),
+        "restoration.dispatch.send",
+        lambda name, args, **options: sent.append((name, tuple(args), options)),
     )
     assert enqueue(job.pk)
     limit_ms = (jobstate.RUN_MARGIN_S + 200) * 1000
-    assert sent_options == [{"args": (job.pk,), "time_limit": limit_ms}]
+    assert sent == [
+        ("job_run", (job.pk,), {"queue": settings.JOBS_QUEUE, "time_limit_ms": limit_ms})
+    ]
 
 
 @pytest.mark.django_db(transaction=True)  # the run's monitor thread reads the committed job

@@ -24,10 +24,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..film.base import FpsParam, JsonParam, fps_str, parse_fps
 from ..imageutil import as_uint8, check_image
 from ..operation import Applied, Footprint, Operation, _seed_everything, software_versions
-from ..params import ParamSpec
+from ..params import FpsParam, JsonParam, ParamSpec, fps_str, parse_fps
 from ..types import (
     Availability,
     BadInputError,

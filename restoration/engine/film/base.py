@@ -59,10 +59,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..operation import Footprint, _seed_everything, software_versions
-from ..params import ParamSpec, params_json_schema, validate_params
-from ..types import Availability, BadInputError, EngineEnv, ModelRef, ParamError, RunContext
+from ..params import MAX_FPS, ParamSpec, fps_str, params_json_schema, validate_params
+from ..params import FpsParam as FpsParam  # re-exported: the film operations take them here
+from ..params import JsonParam as JsonParam
+from ..params import parse_fps as parse_fps
+from ..types import Availability, BadInputError, EngineEnv, ModelRef, RunContext
 
-MAX_FPS = Fraction(1000)
 MAX_FRAME_PIXELS = 8192 * 8192
 
 
@@ -126,79 +128,8 @@ class FilmContext(RunContext):
     record: dict[str, Any] = field(default_factory=dict)  # set when the run ends
 
 
-# --- film-only parameter types -----------------------------------------------------------
-
-
-def parse_fps(value: Any, field_name: str = "fps") -> Fraction:
-    """A frame rate from a number (24, 23.976) or a string ("24", "24000/1001", "25.0")."""
-    if isinstance(value, bool):
-        raise ParamError(field_name, f"must be a number or 'num/den', got {value!r}")
-    try:
-        if isinstance(value, int):
-            fps = Fraction(value)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise ValueError
-            fps = Fraction(str(value)).limit_denominator(1001)
-        elif isinstance(value, str) and value.strip():
-            fps = Fraction(value.strip())
-        elif isinstance(value, Fraction):
-            fps = value
-        else:
-            raise ValueError
-    except (ValueError, ZeroDivisionError):
-        raise ParamError(
-            field_name, f"must be a number or 'num/den' (e.g. 24 or '24000/1001'), got {value!r}"
-        ) from None
-    if not 0 < fps <= MAX_FPS:
-        raise ParamError(field_name, f"must be in (0, {MAX_FPS}], got {fps}")
-    if fps.denominator > 100_000:
-        raise ParamError(field_name, f"denominator too large in {fps}")
-    return fps
-
-
-def fps_str(fps: Fraction) -> str:
-    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
-
-
-@dataclass(frozen=True)
-class FpsParam(ParamSpec):
-    """A frame rate: a number or "num/den"; normalised to the string of the reduced fraction
-    ("24", "24000/1001"), which is JSON-safe, exact and idempotent."""
-
-    def json_schema(self) -> dict[str, Any]:
-        schema: dict[str, Any] = {
-            "type": ["number", "string"],
-            "pattern": r"^\s*\d+(\.\d+)?(\s*/\s*\d+)?\s*$",
-            "description": self.description,
-        }
-        if self.default is not None:
-            schema["default"] = self.default
-        return schema
-
-    def normalise(self, value: Any) -> Any:
-        return fps_str(parse_fps(value, self.name))
-
-
-@dataclass(frozen=True)
-class JsonParam(ParamSpec):
-    """A structured parameter checked by ``checker`` (which raises ParamError and returns the
-    normalised value) and described by ``schema``."""
-
-    checker: Callable[[str, Any], Any] | None = None
-    schema: Mapping[str, Any] | None = None
-
-    def json_schema(self) -> dict[str, Any]:
-        schema = dict(self.schema or {})
-        if self.description:
-            schema["description"] = self.description
-        if self.default is not None:
-            schema["default"] = self.default
-        return schema
-
-    def normalise(self, value: Any) -> Any:
-        assert self.checker is not None
-        return self.checker(self.name, value)
+# --- parameter types: frame rates and structured values live in ``engine.params`` (the
+# portrait animation takes them too, and must not import the film package); re-exported here.
 
 
 # --- the base class ----------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import file_sha256
+from ..files import file_sha256
 from ..types import EngineError, ModelRef, UnavailableError
 
 ARCHITECTURE = "RIFE-HDv3"
