@@ -158,3 +158,28 @@ def test_identity_checking_can_be_turned_off(curator, portrait, settings, monkey
     assert runner.run_job(job.pk) == "succeeded"
     step = Step.objects.get(job=job)
     assert step.identity == {} and step.identity_verdict == ""
+
+
+def test_the_identity_panel_speaks_chinese(curator, portrait):
+    from django.test import Client
+
+    swapped = paste_face(load("old_a.png"), load("old_w_scratch_a.png"))
+    step = (
+        client_of(curator)
+        .post(
+            "/api/v1/steps/manual/",
+            {
+                "input": portrait.master_id,
+                "image": SimpleUploadedFile("retouched.png", png(swapped), "image/png"),
+                "rationale": "retouched the face",
+            },
+            format="multipart",
+        )
+        .json()
+    )
+    page = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    page.force_login(curator)
+    html = page.get(f"/artifacts/{step['output']}/").content.decode()
+    for text in ("身份：仍是同一个人吗？", "一张面孔被改成了另一个人", "面孔已改变：另一个人"):
+        assert text in html, text
+    assert "另一个人" in page.get(f"/photos/{portrait.pk}/").content.decode()
