@@ -11,6 +11,7 @@ from typing import IO, Any
 from django.db import transaction
 
 from archive.models import Figure, Film
+from archive.revisions import record_state, revision_record
 from archive.services import catalogue_fields_checked
 from restoration.imagefile import ImageRejected
 from restoration.models import Artifact, Step
@@ -77,24 +78,15 @@ def _catalogue(
 
 
 def _revision(film: Film, action: str, before: dict[str, Any] | None, user: User) -> None:
-    """A revision of the film record, when the catalogue's revision log knows films."""
-    try:
-        from archive import revisions
-    except ImportError:  # pragma: no cover
-        return
-    if Film not in getattr(revisions, "_TYPE_OF", {}):
-        return
-    revisions.revision_record(instance=film, action=action, before=before, user=user)
+    """A revision of the film record, written in the write's transaction, as for photos."""
+    revision_record(instance=film, action=action, before=before, user=user)
 
 
 def _state(film: Film) -> dict[str, Any] | None:
-    try:
-        from archive import revisions
-    except ImportError:  # pragma: no cover
-        return None
-    if Film not in getattr(revisions, "_TYPE_OF", {}):
-        return None
-    return revisions.record_state(film)
+    """The film's state before a write, read from the locked row (not the caller's instance,
+    which may be stale), as ``archive.services`` does for photos."""
+    fresh = Film.objects.select_for_update().filter(pk=film.pk).first()
+    return record_state(fresh) if fresh is not None else None
 
 
 def film_ingest(

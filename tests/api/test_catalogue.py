@@ -338,3 +338,13 @@ def test_a_film_patch_keeps_hidden_figures_and_checks_its_fields(clients, world,
     assert film.original_fps != "fast" and film.title != "g"
     good = cataloguer.patch(f"/api/v1/films/{film.pk}/", {"original_fps": "18"}, format="json")
     assert good.status_code == 200 and good.json()["original_fps"] == "18/1"  # as at ingest
+    # every write of a film makes a revision, as for photos (it was written only "when the
+    # revision log knows films", by reading a private dict); the refused PATCH made none
+    from archive.models import Revision
+
+    revisions = Revision.objects.filter(record_type="film", record_id=film.pk).order_by("number")
+    assert [r.action for r in revisions] == ["create", "update", "update"]
+    assert (
+        revisions.last().before["original_fps"] == ""
+        and revisions.last().after["original_fps"] == "18/1"
+    )
