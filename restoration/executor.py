@@ -467,12 +467,7 @@ def change_summary(
     an engine worker (it is engine code and works on whole images: it must not run in the web
     server's process). Raises ``OperationFailed``."""
     pool = default_pool()
-    watch = Watch(
-        report=lambda fraction: None,
-        should_cancel=lambda: False,
-        limit_s=time_limit_s,
-        budget_mb=pool.memory_mb,
-    )
+    watch = _quiet_watch(pool, time_limit_s)
     return pool.summarize(before, after, watch, identity=identity, references=references)
 
 
@@ -481,13 +476,17 @@ def measure_faces(message: dict[str, Any], *, time_limit_s: float = 600.0) -> di
     an engine worker (face models never run in the web server's process). Raises
     ``OperationFailed``."""
     pool = default_pool()
-    watch = Watch(
+    return pool.faces(message, _quiet_watch(pool, time_limit_s))
+
+
+def _quiet_watch(pool: WorkerPool, time_limit_s: float) -> Watch:
+    """The watch of a measurement nobody follows: no progress, no cancel, the pool's budget."""
+    return Watch(
         report=lambda fraction: None,
         should_cancel=lambda: False,
         limit_s=time_limit_s,
         budget_mb=pool.memory_mb,
     )
-    return pool.faces(message, watch)
 
 
 def run_operation(

@@ -27,7 +27,7 @@ from archive.models import Figure
 from restoration import executor, imagefile
 from restoration.engine.faceindex import FaceIndex
 from restoration.engine.identity import EMBEDDING_DIM, METHOD, sample_indices, verdict
-from restoration.engine.identity import _iou as iou
+from restoration.engine.imageutil import box_iou
 from restoration.models import Artifact, Face, FaceIndexRun
 from restoration.services import artifact_local_path
 from restoration.storage import open_object
@@ -232,7 +232,7 @@ def face_at(faces: list[Face], box: list[float] | None) -> Face | None:
     if box is None:
         return max(faces, key=lambda f: f.size)
     boxes = np.array([f.box for f in faces], np.float64)
-    overlaps = iou(np.asarray(box, np.float64), boxes)
+    overlaps = box_iou(np.asarray(box, np.float64), boxes)
     best = int(np.argmax(overlaps))
     return faces[best] if overlaps[best] > 0.1 else None
 

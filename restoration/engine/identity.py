@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .imageutil import box_iou
 from .types import UnavailableError
 
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
@@ -170,17 +171,6 @@ def _tiles(h: int, w: int, model_px: int = 192) -> list[tuple[int, int, int]]:
     return list(dict.fromkeys(windows))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(a[0], b[:, 0])
-    y0 = np.maximum(a[1], b[:, 1])
-    x1 = np.minimum(a[2], b[:, 2])
-    y1 = np.minimum(a[3], b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[2] - a[0]) * (a[3] - a[1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return np.asarray(inter / np.maximum(area_a + area_b - inter, 1e-9))
-
-
 def detect_faces(image: np.ndarray, max_faces: int = 64) -> list[tuple[np.ndarray, float]]:
     """Face boxes (x0, y0, x1, y1) with scores, largest first. Each window is shrunk with area
     averaging before the detector sees it (its own letterbox warp would alias a large scan)."""
@@ -215,7 +205,7 @@ def _merge(boxes: list[np.ndarray], scores: list[float]) -> list[tuple[np.ndarra
     order = np.argsort(-np.asarray(scores))
     kept: list[int] = []
     for i in order:
-        if kept and (_iou(stack[i], stack[kept]) > 0.3).any():
+        if kept and (box_iou(stack[i], stack[kept]) > 0.3).any():
             continue
         kept.append(int(i))
     found = [(stack[i], scores[i]) for i in kept if stack[i][2] - stack[i][0] >= 4]
@@ -387,7 +377,7 @@ def identity_check(
             "distance": None,
             "size_in": round(face.size, 1),
         }
-        overlaps = _iou(expected, out_boxes) if len(out_boxes) else np.zeros(0)
+        overlaps = box_iou(expected, out_boxes) if len(out_boxes) else np.zeros(0)
         for i in taken:
             overlaps[i] = 0.0
         best = int(np.argmax(overlaps)) if overlaps.size else -1

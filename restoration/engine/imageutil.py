@@ -83,3 +83,15 @@ def lab_error(a_rgb_u8: np.ndarray, b_rgb_u8: np.ndarray) -> float:
 def parse_color(hex_color: str) -> tuple[float, float, float]:
     value = int(hex_color[1:], 16)
     return ((value >> 16) & 255) / 255.0, ((value >> 8) & 255) / 255.0, (value & 255) / 255.0
+
+
+def box_iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Intersection over union of one box (x0, y0, x1, y1) with each row of ``others``."""
+    x0 = np.maximum(box[0], others[:, 0])
+    y0 = np.maximum(box[1], others[:, 1])
+    x1 = np.minimum(box[2], others[:, 2])
+    y1 = np.minimum(box[3], others[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
+    return np.asarray(inter / np.maximum(area + areas - inter, 1e-9))

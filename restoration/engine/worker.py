@@ -26,6 +26,7 @@ import resource
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import ipc
@@ -334,41 +335,47 @@ def send_faces(message: dict[str, Any], out: BinaryIO) -> None:
     ipc.send(out, {"kind": "faces", "faces": faces, "method": identity.METHOD})
 
 
-def _video_identity(kind: str, **args: Any) -> dict[str, Any]:
-    """The identity check of a video step (an animation or a film), or ``{"error": reason}``:
-    evidence, not the product, so a failure never fails the step."""
+def _identity_or_error(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``check()``, the identity check of a step, or ``{"error": reason}`` when it cannot be
+    made (a missing model, an image the detector cannot take, memory): evidence, not the
+    product, so a failure never fails the step."""
     from . import identity
 
     missing = identity.available()
     if missing is not None:
         return {"error": missing}
     try:
+        return check()
+    except Exception as exc:  # MemoryError included
+        print(f"identity check failed: {exc!r}", file=sys.stderr)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _video_identity(kind: str, **args: Any) -> dict[str, Any]:
+    """The identity check of a video step: an animation (its still against sampled frames)
+    or a film (sampled frame pairs)."""
+    from . import identity
+
+    def check() -> dict[str, Any]:
         if kind == "animation":
             import numpy as np
 
             still = np.load(args.pop("input_path"), allow_pickle=False)
             return identity.animation_identity(still, **args)
         return identity.film_identity(**args)
-    except Exception as exc:  # MemoryError included
-        print(f"identity check failed: {exc!r}", file=sys.stderr)
-        return {"error": f"{type(exc).__name__}: {exc}"}
+
+    return _identity_or_error(check)
 
 
 def still_identity(
     before: Any, after: Any, transform: np.ndarray | None, references: Any = ()
 ) -> dict[str, Any]:
-    """The identity check of a still step, or ``{"error": reason}`` when it cannot be made (a
-    missing model, an image the detector cannot take): the step is recorded either way."""
+    """The identity check of a still step (see ``_identity_or_error``)."""
     from . import identity
 
-    missing = identity.available()
-    if missing is not None:
-        return {"error": missing}
-    try:
-        return identity.identity_check(before, after, transform=transform, references=references)
-    except Exception as exc:  # MemoryError included: evidence, not the product
-        print(f"identity check failed: {exc!r}", file=sys.stderr)
-        return {"error": f"{type(exc).__name__}: {exc}"}
+    return _identity_or_error(
+        lambda: identity.identity_check(before, after, transform=transform, references=references)
+    )
 
 
 def _send_failure(out: BinaryIO, exc: Exception, input_errors: tuple[type[Exception], ...]) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..imageutil import box_iou
 from ..types import UnavailableError
 
 DETECT_SHORT = "face_detection_short_range.tflite"
@@ -398,17 +399,6 @@ def _roi_matrix(centre: np.ndarray, side: float, angle: float, size: int) -> np.
     return np.hstack([rot, shift[:, None]])
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(box[0], others[:, 0])
-    y0 = np.maximum(box[1], others[:, 1])
-    x1 = np.minimum(box[2], others[:, 2])
-    y1 = np.minimum(box[3], others[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-9)
-
-
 def _weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray) -> list[_Detection]:
     """MediaPipe's weighted non-maximum suppression: overlapping candidates are averaged,
     weighted by score, rather than dropped."""
@@ -417,7 +407,7 @@ def _weighted_nms(boxes: np.ndarray, kps: np.ndarray, scores: np.ndarray) -> lis
     out = []
     while remaining:
         best = remaining[0]
-        overlaps = _iou(boxes[best], boxes[remaining])
+        overlaps = box_iou(boxes[best], boxes[remaining])
         group = [remaining[i] for i in np.flatnonzero(overlaps > NMS_IOU)]
         weights = scores[group] / scores[group].sum()
         box = (boxes[group] * weights[:, None]).sum(axis=0)
