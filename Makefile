@@ -47,6 +47,10 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py load_demo
+	# The demo was ingested by a process with no job workers (the in-process broker's messages
+	# die with it): index its faces now, before the server starts (a no-op once indexed, or
+	# with ARCHIVE_FACE_INDEX=0).
+	$(PY) manage.py faces_index || echo "face indexing of the demo failed: see above"
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 lint: install-test
